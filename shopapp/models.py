@@ -1,0 +1,256 @@
+"""The data model: shops, received webhooks, jobs, and the small projections the handlers keep.
+
+The database is the source of truth. Every timestamp is stored as UTC and read back timezone-aware.
+Shop access tokens are encrypted at rest (`shopapp.crypto`).
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String,
+                        Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from shopapp import crypto
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC, so SQLite and PostgreSQL behave alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use shopapp.models.utcnow()")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class EncryptedText(TypeDecorator):
+    """Text encrypted with the configured Fernet keys before it reaches the database."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else crypto.encrypt(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else crypto.decrypt(value)
+
+
+# Deterministic constraint names so that alembic migrations match on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class JobState(str, enum.Enum):
+    """The states of a job. Values are the strings on the wire and in the database."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED)
+
+
+class WebhookStatus(str, enum.Enum):
+    """What became of a received webhook."""
+
+    RECEIVED = "received"      # committed, job queued
+    PROCESSED = "processed"    # its job succeeded
+    IGNORED = "ignored"        # no handler, stale, or shop uninstalled
+    FAILED = "failed"          # its job failed for good
+    REDACTED = "redacted"      # payload removed by a compliance request
+
+
+class Shop(Base):
+    """A shop that installed the app. Tokens are encrypted at rest."""
+
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    installed: Mapped[bool] = mapped_column(Boolean, default=True)
+    installed_at: Mapped[Optional[datetime]]
+    uninstalled_at: Mapped[Optional[datetime]]
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    access_token: Mapped[Optional[str]] = mapped_column(EncryptedText)
+    access_token_expires_at: Mapped[Optional[datetime]]
+    refresh_token: Mapped[Optional[str]] = mapped_column(EncryptedText)
+    refresh_token_expires_at: Mapped[Optional[datetime]]
+    # Set when Shopify refused our tokens (revoked, invalid_subject_token): the merchant must reopen the app.
+    needs_reauth: Mapped[bool] = mapped_column(Boolean, default=False)
+    # High-water mark of the per-shop job event sequence (see shopapp.jobs.events); Redis holds the live
+    # counter, this seeds it again after Redis lost its data.
+    event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookEvent(Base):
+    """One webhook delivery as received, deduplicated on Shopify's webhook id."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(255), unique=True)
+    event_id: Mapped[Optional[str]] = mapped_column(String(255), index=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    shop_domain: Mapped[str] = mapped_column(String(255), index=True)
+    api_version: Mapped[str] = mapped_column(String(20))
+    triggered_at: Mapped[Optional[datetime]]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[Optional[dict[str, Any]]]
+    status: Mapped[str] = mapped_column(String(20), default=WebhookStatus.RECEIVED.value)
+
+    job: Mapped[Optional["Job"]] = relationship(back_populates="webhook_event", uselist=False)
+
+
+class Job(Base):
+    """A unit of work (a webhook's handling or a merchant-started task) and its live status."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_shop_created", "shop_domain", "created_at"),
+        Index("ix_jobs_state_updated", "state", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(50))            # "webhook", "sync_products", ...
+    topic: Mapped[Optional[str]] = mapped_column(String(100))
+    webhook_id: Mapped[Optional[str]] = mapped_column(String(255))
+    webhook_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("webhook_events.id", ondelete="SET NULL"),
+                                                            unique=True)
+    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED.value)
+    progress: Mapped[int] = mapped_column(Integer, default=0)   # percent, 0..100
+    message: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    params: Mapped[Optional[dict[str, Any]]]
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Claiming: a worker sets these with a conditional update; a stale heartbeat lets another take over.
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(255))
+    heartbeat_at: Mapped[Optional[datetime]]
+    run_after: Mapped[Optional[datetime]]        # earliest time of the next attempt (back-off)
+    enqueued_at: Mapped[Optional[datetime]]      # last time it was put on an RQ queue
+    # Every change bumps `version`; `published_version` trails it until the change reached Redis.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    published_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[Optional[datetime]]
+    finished_at: Mapped[Optional[datetime]]
+
+    webhook_event: Mapped[Optional[WebhookEvent]] = relationship(back_populates="job")
+
+    def to_dict(self) -> dict:
+        """The job as the contract's JSON object (websocket and /api/jobs)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "topic": self.topic,
+            "webhook_id": self.webhook_id,
+            "state": self.state,
+            "progress": self.progress,
+            "message": self.message,
+            "attempts": self.attempts,
+            "error": self.error,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+        }
+
+
+class Order(Base):
+    """Projection of a shop's orders: the latest state applied, for stale-delivery checks."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("shop_domain", "order_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(String(255))
+    order_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[Optional[str]] = mapped_column(String(100))
+    customer_id: Mapped[Optional[int]] = mapped_column(BigInteger, index=True)
+    email: Mapped[Optional[str]] = mapped_column(String(255))
+    financial_status: Mapped[Optional[str]] = mapped_column(String(50))
+    fulfillment_status: Mapped[Optional[str]] = mapped_column(String(50))
+    total_price: Mapped[Optional[str]] = mapped_column(String(50))
+    currency: Mapped[Optional[str]] = mapped_column(String(10))
+    source_updated_at: Mapped[Optional[datetime]]   # the payload's updated_at
+    triggered_at: Mapped[Optional[datetime]]        # X-Shopify-Triggered-At of the applied delivery
+    applied_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Product(Base):
+    """Projection of a shop's products (from products/* webhooks and the Sync products job)."""
+
+    __tablename__ = "products"
+    __table_args__ = (UniqueConstraint("shop_domain", "product_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(String(255))
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[Optional[str]] = mapped_column(Text)
+    status: Mapped[Optional[str]] = mapped_column(String(50))
+    vendor: Mapped[Optional[str]] = mapped_column(String(255))
+    product_type: Mapped[Optional[str]] = mapped_column(String(255))
+    handle: Mapped[Optional[str]] = mapped_column(String(255))
+    total_inventory: Mapped[Optional[int]] = mapped_column(Integer)
+    variants_count: Mapped[Optional[int]] = mapped_column(Integer)
+    source_updated_at: Mapped[Optional[datetime]]
+    triggered_at: Mapped[Optional[datetime]]
+    applied_count: Mapped[int] = mapped_column(Integer, default=0)
+    synced_at: Mapped[Optional[datetime]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ComplianceRequest(Base):
+    """A GDPR/CCPA request from Shopify (customers/data_request, customers/redact, shop/redact)."""
+
+    __tablename__ = "compliance_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(String(255), index=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    webhook_id: Mapped[str] = mapped_column(String(255), unique=True)
+    customer_id: Mapped[Optional[int]] = mapped_column(BigInteger)
+    orders_requested: Mapped[Optional[dict[str, Any]]]
+    status: Mapped[str] = mapped_column(String(20), default="received")  # received, completed
+    # What was found or done, without customer data (counts and ids only).
+    result: Mapped[Optional[dict[str, Any]]]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[Optional[datetime]]
+
+
+def _iso(value: Optional[datetime]) -> Optional[str]:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""Talking to Shopify: session tokens, token exchange and refresh, OAuth, the Admin GraphQL client."""

@@ -1,0 +1,1 @@
+"""Receiving Shopify webhooks: verify, dedupe, record, enqueue; and the topic registry."""

@@ -1,0 +1,107 @@
+"""Real processes for tests: gunicorn web servers and RQ workers, started and stopped cleanly."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from shopapp.embedded_redis import free_port
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class Process:
+    """A child process in its own session, with its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict, log_path: Path):
+        self.args, self.env, self.log_path = args, env, log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Process":
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.alive():
+            os.kill(self.proc.pid, signum)
+
+    def kill(self) -> None:
+        """SIGKILL the process and its group at once."""
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, wait, then SIGKILL what is left of the group."""
+        if self.proc is None:
+            return None
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        code = self.proc.wait()
+        self._log.close()
+        return code
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class WebServer(Process):
+    """gunicorn serving wsgi:app with the repository's gunicorn.conf.py."""
+
+    def __init__(self, env: dict, log_path: Path, port: int | None = None, workers: int = 1,
+                 extra_args: list[str] | None = None):
+        self.port = port or free_port()
+        env = dict(env, PORT=str(self.port), WEB_CONCURRENCY=str(workers), BIND_HOST="127.0.0.1")
+        super().__init__([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *(extra_args or []),
+                          "wsgi:app"], env, log_path)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "WebServer":
+        super().start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"gunicorn exited:\n{self.output()[-3000:]}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not answer /healthz within {timeout}s:\n{self.output()[-3000:]}")
+
+
+class WorkerProcess(Process):
+    """`python -m shopapp worker` (RQ workers for the app's queue)."""
+
+    def __init__(self, env: dict, log_path: Path, extra_args: list[str] | None = None):
+        super().__init__([sys.executable, "-m", "shopapp", "worker", *(extra_args or [])], env, log_path)
