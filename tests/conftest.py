@@ -139,6 +139,16 @@ def config(app_env, db, redis) -> Config:
 def app(config):
     application = create_app(config)
     yield application
+    dispose_app(application)
+
+
+def dispose_app(application) -> None:
+    """Close the app's database pool and Redis client (pytest turns unclosed ones into errors)."""
+    from shopapp.db import get_db
+    from shopapp.redis_client import get_redis
+
+    get_db(application).dispose()
+    get_redis(application).close()
 
 
 @pytest.fixture

@@ -14,10 +14,14 @@ def test_readyz_answers_200_when_database_and_redis_answer(client):
 def test_readyz_answers_503_when_redis_is_down(app_env, db, private_redis):
     from shopapp import create_app
     from shopapp.config import Config
+    from tests.conftest import dispose_app
 
     config = Config.from_env(dict(app_env, REDIS_URL=private_redis.url)).with_overrides(TESTING=True)
-    client = create_app(config).test_client()
+    app = create_app(config)
     private_redis.stop()
-    response = client.get("/readyz")
+    try:
+        response = app.test_client().get("/readyz")
+    finally:
+        dispose_app(app)
     assert response.status_code == 503
     assert response.json["checks"]["redis"].startswith("error")
