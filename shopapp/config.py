@@ -56,6 +56,8 @@ class Config:
     SWEEP_INTERVAL_SECONDS: float = 5.0
     WORKER_PROCESSES: int = 1
     QUEUE_NAME: str = "shopapp"
+    # Extra modules that workers import so that their @job_kind handlers register (comma-separated).
+    JOB_MODULES: tuple[str, ...] = ()
     WS_TOKEN_GRACE_SECONDS: float = 60.0
     WS_QUEUE_SIZE: int = 1000
     WS_PING_SECONDS: float = 25.0
@@ -113,6 +115,7 @@ class Config:
             QUEUE_NAME=env.get("QUEUE_NAME", cls.QUEUE_NAME),
             WS_TOKEN_GRACE_SECONDS=reader.number("WS_TOKEN_GRACE_SECONDS", cls.WS_TOKEN_GRACE_SECONDS),
             WS_QUEUE_SIZE=reader.integer("WS_QUEUE_SIZE", cls.WS_QUEUE_SIZE, minimum=1),
+            JOB_MODULES=tuple(m.strip() for m in env.get("JOB_MODULES", "").split(",") if m.strip()),
             WS_PING_SECONDS=reader.number("WS_PING_SECONDS", cls.WS_PING_SECONDS),
             WS_MAX_MESSAGE_BYTES=reader.integer("WS_MAX_MESSAGE_BYTES", cls.WS_MAX_MESSAGE_BYTES, minimum=1),
             EVENT_LOG_SIZE=reader.integer("EVENT_LOG_SIZE", cls.EVENT_LOG_SIZE, minimum=1),

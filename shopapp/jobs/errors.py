@@ -1,0 +1,34 @@
+"""The exceptions of the jobs area, under one base (`JobError`)."""
+from __future__ import annotations
+
+
+class JobError(Exception):
+    """Base of every jobs-area error."""
+
+
+class PermanentJobError(JobError):
+    """Raised by a handler to fail the job at once, without retries; the message becomes the job's error."""
+
+
+class JobCancelledError(JobError):
+    """Raised by `JobContext.check_cancelled()` when the merchant asked to cancel the job."""
+
+
+class JobLostError(JobError):
+    """This worker no longer holds the job's claim (it stalled and another worker took the job over)."""
+
+
+class UnknownJobKindError(JobError):
+    """No handler is registered for a job kind."""
+
+
+class JobNotFoundError(JobError):
+    """No job with that id belongs to that shop."""
+
+
+class JobNotRetryableError(JobError):
+    """Only a failed job can be retried."""
+
+
+class JobNotCancellableError(JobError):
+    """A finished job cannot be cancelled."""

@@ -1,0 +1,154 @@
+"""Putting jobs on the RQ queue, and the merchant-facing job operations (start, retry, cancel).
+
+RQ job ids are derived from the Job id (`job-<id>` for the first enqueue, `job-<id>.<version>` for
+later ones) so that the sweeper can tell which committed jobs are on a queue. The row is always
+committed before the RQ job exists (a fast worker must find it); if Redis is down the row stays and the
+sweeper enqueues it later.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from typing import Optional
+
+import redis
+from flask import Flask
+from rq import Queue
+from sqlalchemy import select
+
+from shopapp.db import get_db
+from shopapp.jobs import kinds
+from shopapp.jobs.errors import JobNotCancellableError, JobNotFoundError, JobNotRetryableError
+from shopapp.jobs.state import change_job, publish_job
+from shopapp.models import Job, JobState, utcnow
+from shopapp.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+TASK = "shopapp.jobs.tasks.run_job"
+# A task runs at most this long before RQ stops it (long merchant jobs report progress meanwhile).
+TASK_TIMEOUT_SECONDS = 3600
+_RQ_ID = re.compile(r"^job-(\d+)(?:\.\d+)?$")
+
+
+def get_queue(app: Flask, connection: Optional[redis.Redis] = None) -> Queue:
+    """The app's RQ queue (QUEUE_NAME) on the app's Redis client."""
+    if connection is not None:
+        return Queue(app.config["QUEUE_NAME"], connection=connection)
+    queue = app.extensions.get("shopapp.rq_queue")
+    if queue is None:
+        queue = app.extensions["shopapp.rq_queue"] = Queue(app.config["QUEUE_NAME"], connection=get_redis(app))
+    return queue
+
+
+def rq_job_id(job_id: int, version: Optional[int] = None) -> str:
+    """The RQ job id for Job `job_id` (`version` distinguishes re-enqueues of the same Job)."""
+    return f"job-{job_id}" if version is None else f"job-{job_id}.{version}"
+
+
+def job_id_of(rq_id: str) -> Optional[int]:
+    """The Job id an RQ job id was derived from, or None for RQ jobs that are not ours."""
+    match = _RQ_ID.match(rq_id)
+    return int(match.group(1)) if match else None
+
+
+def enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay: float = 0.0,
+            pipeline=None) -> str:
+    """Put Job `job_id` on the queue (after `delay` seconds, via RQ's scheduler); returns the RQ id.
+
+    Raises redis.RedisError when Redis is unreachable; callers that already committed the row log it and
+    leave the job to the sweeper.
+    """
+    queue = get_queue(app)
+    rq_id = rq_job_id(job_id, version)
+    options = dict(job_id=rq_id, timeout=TASK_TIMEOUT_SECONDS, result_ttl=0, failure_ttl=86400)
+    if delay > 0:
+        queue.enqueue_in(timedelta(seconds=delay), TASK, job_id, **options)
+    else:
+        queue.enqueue_call(TASK, args=(job_id,), pipeline=pipeline, **options)
+    return rq_id
+
+
+def try_enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay: float = 0.0) -> bool:
+    """`enqueue`, but a Redis failure is logged and answered False (the committed row waits for the sweeper)."""
+    try:
+        enqueue(app, job_id, version=version, delay=delay)
+        return True
+    except redis.RedisError as exc:
+        log.warning("job not enqueued, the sweeper will: %s", type(exc).__name__, extra={"job_id": job_id})
+        return False
+
+
+def start_merchant_job(app: Flask, shop: str, kind: str, params: Optional[dict] = None) -> dict:
+    """Create, commit and enqueue a job of `kind` for `shop`; returns the contract's job dict.
+
+    Raises UnknownJobKindError for a kind no handler is registered for. Works when Redis is down (the
+    job is committed and the sweeper enqueues it).
+    """
+    kinds.load_kinds(app.config.get("JOB_MODULES", ()))
+    kinds.get_kind(kind)
+    with get_db(app).session() as session:
+        job = Job(shop_domain=shop, kind=kind, state=JobState.QUEUED.value, params=params or {},
+                  max_attempts=app.config["JOB_MAX_ATTEMPTS"], message="queued")
+        session.add(job)
+        session.commit()
+        publish_job(app, session, job)
+        try_enqueue(app, job.id)
+        log.info("merchant job started", extra={"shop": shop, "job_id": job.id})
+        return job.to_dict()
+
+
+def retry_job(app: Flask, shop: Optional[str], job_id: int) -> dict:
+    """Put a `failed` job of `shop` (any shop when None: the CLI) back on the queue; returns its job dict.
+
+    Raises JobNotFoundError when the job does not exist for that shop, JobNotRetryableError when it is
+    not failed.
+    """
+    with get_db(app).session() as session:
+        expect = {"state": JobState.FAILED.value}
+        if shop is not None:
+            expect["shop_domain"] = shop
+        job = change_job(session, job_id, app=app, expect=expect, state=JobState.QUEUED, attempts=0,
+                         progress=0, error=None, message="retry requested", cancel_requested=False,
+                         claimed_by=None, heartbeat_at=None, run_after=None, finished_at=None)
+        if job is None:
+            current = _find(session, shop, job_id)
+            raise JobNotRetryableError(f"job {job_id} is {current.state}; only a failed job can be retried")
+        try_enqueue(app, job.id, version=job.version)
+        log.info("job retry requested", extra={"shop": job.shop_domain, "job_id": job.id})
+        return job.to_dict()
+
+
+def cancel_job(app: Flask, shop: str, job_id: int) -> dict:
+    """Cancel a job of `shop`: a waiting job fails at once ("cancelled"); a running one is asked to stop
+    (its handler sees it at the next `ctx.check_cancelled()`). Returns the job dict.
+
+    Raises JobNotFoundError, or JobNotCancellableError for a finished job.
+    """
+    with get_db(app).session() as session:
+        job = change_job(session, job_id, app=app,
+                         expect={"shop_domain": shop, "state": (JobState.QUEUED.value, JobState.RETRYING.value)},
+                         state=JobState.FAILED, error="cancelled", message="cancelled",
+                         finished_at=utcnow(), run_after=None)
+        if job is None:
+            job = change_job(session, job_id, app=app,
+                             expect={"shop_domain": shop, "state": JobState.RUNNING.value,
+                                     "cancel_requested": False},
+                             cancel_requested=True, message="cancelling")
+        if job is None:
+            current = _find(session, shop, job_id)
+            if current.state == JobState.RUNNING.value:
+                return current.to_dict()  # already asked to cancel
+            raise JobNotCancellableError(f"job {job_id} is {current.state}; it cannot be cancelled")
+        return job.to_dict()
+
+
+def _find(session, shop: Optional[str], job_id: int) -> Job:
+    stmt = select(Job).where(Job.id == job_id)
+    if shop is not None:
+        stmt = stmt.where(Job.shop_domain == shop)
+    job = session.scalars(stmt).first()
+    if job is None:
+        raise JobNotFoundError(f"no job {job_id}" + (f" for {shop}" if shop else ""))
+    return job

@@ -1,0 +1,191 @@
+"""Running one job in a worker: claim it, heart-beat while the handler runs, record the outcome.
+
+A job is claimed by a conditional update (state queued/retrying and due → running, claimed_by this
+worker), so two workers never run it together. The handler's session is committed together with the
+`succeeded` state, under the condition that this worker still holds the claim: if the worker stalled and
+the sweeper handed the job to another worker, this worker's effect is rolled back, so the effect is
+applied once. Failures retry with exponential back-off; `PermanentJobError` and cancellation fail at once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import timedelta
+from typing import Optional
+
+from flask import Flask
+from sqlalchemy import func, or_, update
+
+from shopapp.db import get_db
+from shopapp.jobs import kinds
+from shopapp.jobs.context import JobContext
+from shopapp.jobs.errors import JobCancelledError, JobLostError, PermanentJobError, UnknownJobKindError
+from shopapp.jobs.queue import try_enqueue
+from shopapp.jobs.state import change_job
+from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+# Tolerance for a retry enqueued a little before its run_after (clock skew between machines).
+DUE_SLACK_SECONDS = 0.5
+MAX_ERROR_CHARS = 2000
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_id() -> str:
+    """This process's claim name (host:pid); recomputed after a fork."""
+    global WORKER_ID
+    current = f"{socket.gethostname()}:{os.getpid()}"
+    if WORKER_ID != current:
+        WORKER_ID = current
+    return WORKER_ID
+
+
+def backoff_delay(app: Flask, attempts: int) -> float:
+    """Seconds before attempt `attempts + 1`: JOB_BACKOFF_SECONDS doubling per attempt, capped."""
+    base, cap = app.config["JOB_BACKOFF_SECONDS"], app.config["JOB_BACKOFF_MAX_SECONDS"]
+    return float(min(cap, base * (2 ** max(0, attempts - 1))))
+
+
+def run_job(app: Flask, job_id: int) -> Optional[str]:
+    """Claim and run Job `job_id`; returns its resulting state, or None when it was not ours to run."""
+    me = worker_id()
+    db = get_db(app)
+    with db.session() as session:
+        now = utcnow()
+        job = change_job(
+            session, job_id, app=app,
+            expect={"state": (JobState.QUEUED.value, JobState.RETRYING.value)},
+            where=[or_(Job.run_after.is_(None), Job.run_after <= now + timedelta(seconds=DUE_SLACK_SECONDS))],
+            state=JobState.RUNNING, claimed_by=me, heartbeat_at=now, attempts=Job.attempts + 1,
+            message="running", run_after=None, started_at=func.coalesce(Job.started_at, now))
+        if job is None:
+            log.debug("job not claimable (taken, finished or not due)", extra={"job_id": job_id})
+            return None
+        extra = {"job_id": job.id, "shop": job.shop_domain, "topic": job.topic, "webhook_id": job.webhook_id}
+        log.info("job claimed (attempt %d)", job.attempts, extra=extra)
+        heartbeat = Heartbeat(app, job_id, me)
+        heartbeat.start()
+        try:
+            return _execute(app, session, job, me, extra)
+        finally:
+            heartbeat.stop()
+
+
+def _execute(app: Flask, session, job: Job, me: str, extra: dict) -> Optional[str]:
+    event = session.get(WebhookEvent, job.webhook_event_id) if job.webhook_event_id else None
+    ctx = JobContext(app, session, job_id=job.id, shop=job.shop_domain, kind=job.kind, worker_id=me,
+                     params=job.params, payload=event.payload if event else None, topic=job.topic,
+                     webhook_id=job.webhook_id, triggered_at=event.triggered_at if event else None,
+                     attempt=job.attempts)
+    started = time.monotonic()
+    try:
+        kinds.load_kinds(app.config.get("JOB_MODULES", ()))
+        handler = kinds.get_kind(job.kind)
+        message = handler(ctx)
+    except JobLostError:
+        session.rollback()
+        log.warning("job taken over by another worker; this attempt's work is discarded", extra=extra)
+        return None
+    except JobCancelledError:
+        session.rollback()
+        return _finish(app, session, job, me, extra, JobState.FAILED, error="cancelled", message="cancelled")
+    except (PermanentJobError, UnknownJobKindError) as exc:
+        session.rollback()
+        return _finish(app, session, job, me, extra, JobState.FAILED, error=_error_text(exc),
+                       message="failed")
+    except Exception as exc:  # any handler failure is retried; the error text is kept on the job
+        session.rollback()
+        log.warning("job attempt %d failed: %s", job.attempts, type(exc).__name__, extra=extra, exc_info=True)
+        if job.attempts >= job.max_attempts:
+            return _finish(app, session, job, me, extra, JobState.FAILED, error=_error_text(exc),
+                           message=f"failed after {job.attempts} attempts")
+        delay = backoff_delay(app, job.attempts)
+        retried = change_job(session, job.id, app=app, expect={"state": JobState.RUNNING.value, "claimed_by": me},
+                             state=JobState.RETRYING, error=_error_text(exc), claimed_by=None, heartbeat_at=None,
+                             run_after=utcnow() + _seconds(delay),
+                             message=f"attempt {job.attempts} of {job.max_attempts} failed; retrying in {delay:g}s")
+        if retried is not None:
+            try_enqueue(app, job.id, version=retried.version, delay=delay)
+            return JobState.RETRYING.value
+        return None
+    status = WebhookStatus.IGNORED if ctx.ignored else WebhookStatus.PROCESSED
+    result = _finish(app, session, job, me, extra, JobState.SUCCEEDED, message=(message or "done")[:1000],
+                     webhook_status=status)
+    if result is not None:
+        for callback in ctx.after_commit_callbacks:
+            try:
+                callback()
+            except Exception as exc:  # the job's effect is committed; a failed notification is only logged
+                log.warning("after-commit callback failed: %s", type(exc).__name__, extra=extra)
+        log.info("job succeeded in %.1f ms", (time.monotonic() - started) * 1000,
+                 extra=dict(extra, duration_ms=round((time.monotonic() - started) * 1000, 1)))
+    return result
+
+
+def _finish(app: Flask, session, job: Job, me: str, extra: dict, state: JobState, *, message: str,
+            error: Optional[str] = None, webhook_status: Optional[WebhookStatus] = None) -> Optional[str]:
+    """The final change, only while this worker still holds the claim (else the pending work is discarded)."""
+    if job.webhook_event_id:
+        status = webhook_status or (WebhookStatus.FAILED if state == JobState.FAILED else WebhookStatus.PROCESSED)
+        # REDACTED stays REDACTED: a compliance request may have emptied this event meanwhile.
+        session.execute(update(WebhookEvent)
+                        .where(WebhookEvent.id == job.webhook_event_id,
+                               WebhookEvent.status != WebhookStatus.REDACTED.value)
+                        .values(status=status.value).execution_options(synchronize_session=False))
+    done = change_job(session, job.id, app=app, expect={"state": JobState.RUNNING.value, "claimed_by": me},
+                      state=state, message=message, error=error, claimed_by=None, heartbeat_at=None,
+                      finished_at=utcnow(), progress=100 if state == JobState.SUCCEEDED else job.progress)
+    if done is None:
+        session.rollback()
+        log.warning("job taken over by another worker before it finished; this attempt's work is discarded",
+                    extra=extra)
+        return None
+    if state == JobState.FAILED:
+        log.warning("job failed: %s", (error or "")[:200], extra=extra)
+    return state.value
+
+
+class Heartbeat:
+    """Refreshes `heartbeat_at` of a running job from a thread, so a SIGKILLed worker is noticed.
+
+    Runs every JOB_STALL_SECONDS / 3 on its own connection; the sweeper hands a job whose heartbeat is
+    older than JOB_STALL_SECONDS to another worker.
+    """
+
+    def __init__(self, app: Flask, job_id: int, me: str):
+        self.app, self.job_id, self.me = app, job_id, me
+        self.interval = max(0.1, app.config["JOB_STALL_SECONDS"] / 3.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        engine = get_db(self.app).engine
+        while not self._stop.wait(self.interval):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(Job).where(Job.id == self.job_id, Job.claimed_by == self.me,
+                                                   Job.state == JobState.RUNNING.value)
+                                 .values(heartbeat_at=utcnow()))
+            except Exception as exc:  # a missed beat is survivable; the next one may work
+                log.warning("heartbeat failed: %s", type(exc).__name__, extra={"job_id": self.job_id})
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+def _error_text(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, (PermanentJobError,)) else str(exc)
+    return text[:MAX_ERROR_CHARS]

@@ -1,0 +1,91 @@
+"""The one way a job's state changes: `change_job` updates the row, commits, then publishes the change.
+
+Every change bumps `Job.version`. After the commit the job's contract dict is published through
+`EventPublisher` (per-shop seq, replay log, pub/sub); when that worked, `published_version` is set to the
+published version. If Redis is down the change stays committed, a warning is logged and
+`published_version` stays behind, so the sweeper republishes it later (publishing is idempotent per
+(job, version)).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Optional
+
+import redis
+from flask import Flask, current_app
+from sqlalchemy import ColumnElement, update
+from sqlalchemy.orm import Session
+
+from shopapp.jobs.events import EventPublisher
+from shopapp.models import Job, JobState, utcnow
+from shopapp.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = frozenset(c.key for c in Job.__table__.columns) - {"id", "version", "published_version"}
+
+
+def change_job(session: Session, job_id: int, *, app: Optional[Flask] = None,
+               expect: Optional[dict[str, Any]] = None, where: Iterable[ColumnElement] = (),
+               **fields: Any) -> Optional[Job]:
+    """Apply `fields` to job `job_id` if it matches `expect`/`where`; commit; publish. The one state change.
+
+    `expect` maps column names to a value or a tuple of accepted values (e.g. `{"state": ("queued",
+    "retrying")}`); `where` adds SQL conditions. Field values may be SQL expressions (`Job.attempts + 1`)
+    and `JobState` members. Whatever else is pending in `session` is committed in the same transaction
+    (a handler's effect and its job's success are one commit). Returns the updated Job, or None when no
+    row matched (nothing is committed then; the caller decides whether to roll back its session).
+    """
+    app = app or current_app._get_current_object()
+    unknown = set(fields) - _COLUMNS
+    if unknown:
+        raise ValueError(f"not job columns: {', '.join(sorted(unknown))}")
+    values = {k: (v.value if isinstance(v, JobState) else v) for k, v in fields.items()}
+    values.setdefault("updated_at", utcnow())
+    values["version"] = Job.version + 1
+    conditions = [Job.id == job_id, *where]
+    for name, accepted in (expect or {}).items():
+        column = getattr(Job, name)
+        if isinstance(accepted, (tuple, list, set, frozenset)):
+            conditions.append(column.in_([a.value if isinstance(a, JobState) else a for a in accepted]))
+        elif accepted is None:
+            conditions.append(column.is_(None))
+        else:
+            conditions.append(column == (accepted.value if isinstance(accepted, JobState) else accepted))
+    stmt = (update(Job).where(*conditions).values(**values).returning(Job)
+            .execution_options(synchronize_session=False, populate_existing=True))
+    job = session.scalars(stmt).first()
+    if job is None:
+        return None
+    session.commit()
+    publish_job(app, session, job)
+    return job
+
+
+def publish_job(app: Flask, session: Optional[Session], job: Job) -> bool:
+    """Publish the committed state of `job` at its version; record `published_version` when it reached Redis.
+
+    With `session=None` the publish is not recorded (the sweeper or the next change records it).
+    Returns False when Redis could not be reached (logged, never raised).
+    """
+    try:
+        publisher(app).publish(job.shop_domain, job.to_dict(), job.version)
+    except redis.RedisError as exc:
+        log.warning("job event not published (the sweeper will republish): %s", type(exc).__name__,
+                    extra={"job_id": job.id, "shop": job.shop_domain})
+        return False
+    if session is not None:
+        session.execute(update(Job).where(Job.id == job.id, Job.published_version < job.version)
+                        .values(published_version=job.version)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+        job.published_version = max(job.published_version or 0, job.version)
+    return True
+
+
+def publisher(app: Flask) -> EventPublisher:
+    """The app's EventPublisher (one per app, sharing the app's Redis client)."""
+    pub = app.extensions.get("shopapp.event_publisher")
+    if pub is None:
+        pub = app.extensions["shopapp.event_publisher"] = EventPublisher(get_redis(app), app.config["EVENT_LOG_SIZE"])
+    return pub

@@ -1,0 +1,1 @@
+"""Webhook topic handlers, one module per subscription in shopify.app.toml."""
