@@ -18,3 +18,24 @@ accesslog = None
 control_socket_disable = True
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def _metrics():
+    # shopapp/metrics.py loaded by path: importing the shopapp package here would pull Flask and SQLAlchemy
+    # into the master before gevent patches the workers it forks.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "shopapp_metrics_setup", os.path.join(os.path.dirname(os.path.abspath(__file__)), "shopapp", "metrics.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def on_starting(server):
+    # Prometheus multiprocess mode: every worker of this master writes into one fresh directory (README).
+    _metrics().prepare_process("web")
+
+
+def child_exit(server, worker):
+    _metrics().process_exited(worker.pid)

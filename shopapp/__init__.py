@@ -11,7 +11,7 @@ from shopapp.config import Config
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the Flask app from `config` (default: the environment)."""
-    from shopapp import admin, crypto, db, health, logs, redis_client, security
+    from shopapp import admin, crypto, db, health, logs, metrics, redis_client, security
     from shopapp import realtime, webhooks_area
     from shopapp.shopify import auth
 
@@ -25,6 +25,7 @@ def create_app(config: Config | None = None) -> Flask:
     redis_client.init_app(app)
     security.init_app(app)
     health.init_app(app)
+    metrics.init_app(app)
     webhooks_area.init_app(app)
     realtime.init_app(app)
     auth.init_app(app)

@@ -77,6 +77,9 @@ def _dispatch(args: argparse.Namespace) -> int | None:
 
         return serve.main()
     if args.command == "worker":
+        from shopapp import metrics
+
+        metrics.prepare_worker_process()  # before the task modules import prometheus_client
         from shopapp.jobs import worker
 
         return worker.main(processes=args.processes, burst=args.burst)

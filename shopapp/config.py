@@ -66,6 +66,8 @@ class Config:
     SHOPIFY_API_BUDGET_PER_SECOND: float = 2.0
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = True
+    # Bearer token that /metrics requires; unset: only direct scrapes from loopback or a private network.
+    METRICS_TOKEN: str = ""
     TESTING: bool = False
     dev_credentials_generated: bool = field(default=False, compare=False)
 
@@ -123,6 +125,7 @@ class Config:
                 "SHOPIFY_API_BUDGET_PER_SECOND", cls.SHOPIFY_API_BUDGET_PER_SECOND),
             LOG_LEVEL=reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             LOG_JSON=not reader.flag("LOG_PLAIN"),
+            METRICS_TOKEN=env.get("METRICS_TOKEN", ""),
             dev_credentials_generated=generated,
         )
 

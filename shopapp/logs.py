@@ -1,47 +1,183 @@
-"""Logging: one JSON object per line with request and job context; never tokens, secrets or customer data."""
+"""Logging: one JSON object per line with request and job context; never tokens, secrets or customer data.
+
+Context travels in a contextvar (per thread and per gevent greenlet), so a line logged deep inside a view
+or a task carries the request id, shop, topic, webhook id and job id without passing them around:
+- every HTTP request gets a request id (a well-formed `X-Request-Id` from the caller or the load balancer
+  is kept, otherwise a new one is made) and answers with it in `X-Request-Id`;
+- views add what they learn with `set_context(shop=..., topic=..., webhook_id=...)`;
+- tasks wrap their work in `with bind(job_id=..., shop=...):`.
+Every line passes a redactor that removes session tokens (JWTs), bearer and Shopify access tokens, token
+query parameters, e-mail addresses, SQL parameters and the configured secrets, in case a message or an
+exception text carried one by accident. Only paths are logged, never query strings.
+"""
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+import re
 import sys
 import time
+import uuid
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 
-from flask import Flask
+from flask import Flask, g, request
 
-# Context fields copied from a record's `extra=` into the JSON line.
-CONTEXT_FIELDS = ("request_id", "shop", "topic", "webhook_id", "job_id", "event_id", "status", "duration_ms")
+# Context fields copied from a record's `extra=` (or the context) into the JSON line.
+CONTEXT_FIELDS = ("request_id", "shop", "topic", "webhook_id", "job_id", "event_id", "kind", "method", "path",
+                  "status", "duration_ms")
+REQUEST_ID_HEADER = "X-Request-Id"
+# Accept a caller's request id only if it is short and plain, so it cannot smuggle data or forge lines.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+_context: contextvars.ContextVar[dict] = contextvars.ContextVar("shopapp_log_context", default={})
+
+_PATTERNS = [
+    (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
+    (re.compile(r"\bshp(?:at|ua|ca|ss|pa|rt)_[A-Za-z0-9]+"), "[redacted-token]"),
+    (re.compile(r"(?i)\b(bearer)\s+[^\s\"',]+"), r"\1 [redacted]"),
+    # Query parameters that carry credentials (a URL logged by a library, an OAuth callback).
+    (re.compile(r"(?i)(?<=[?&;])(id_token|session|token|access_token|refresh_token|hmac|code|secret|"
+                r"password|signature)=[^&;\s\"']+"), r"\1=[redacted]"),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), "[redacted-email]"),
+    # SQLAlchemy puts bound values (payload fields) into its error texts.
+    (re.compile(r"\[parameters: [^\n]*\]"), "[parameters: redacted]"),
+]
+_secrets: tuple[str, ...] = ()
+
+
+def redact(text: str) -> str:
+    """`text` without anything that looks like a token, a secret or an e-mail address."""
+    for secret in _secrets:
+        text = text.replace(secret, "[redacted-secret]")
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+# --- context ------------------------------------------------------------------------------------------
+
+def current_context() -> dict:
+    """The fields every line logged now will carry."""
+    return dict(_context.get())
+
+
+def set_context(**fields) -> None:
+    """Add fields (shop, topic, webhook_id, job_id, ...) to the current request's or task's context."""
+    _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+
+
+@contextmanager
+def bind(**fields) -> Iterator[None]:
+    """Carry `fields` on every line logged inside the block (a job's run, a socket's life)."""
+    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def request_id() -> str | None:
+    """The current request's id."""
+    return _context.get().get("request_id")
+
+
+class ContextFilter(logging.Filter):
+    """Copies the current context onto each record (explicit `extra=` values win)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in _context.get().items():
+            if getattr(record, name, None) is None:
+                setattr(record, name, value)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as a single JSON line."""
+    """Formats a record as a single redacted JSON line."""
 
     def format(self, record: logging.LogRecord) -> str:
         data = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         for name in CONTEXT_FIELDS:
             value = getattr(record, name, None)
             if value is not None:
-                data[name] = value
+                data[name] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
+            data["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(data, default=str)
 
 
-def configure(level: str = "INFO", json_lines: bool = True) -> None:
-    """Configure the root logger once per process."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+class PlainFormatter(logging.Formatter):
+    """Human-readable lines (LOG_PLAIN=1), redacted like the JSON ones."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{n}={getattr(record, n)}" for n in CONTEXT_FIELDS if getattr(record, n, None) is not None)
+        return redact(super().format(record) + (f" [{fields}]" if fields else ""))
+
+
+def build_handler(stream=None, json_lines: bool = True) -> logging.Handler:
+    """A handler writing redacted lines with context to `stream` (default stderr)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_lines else PlainFormatter())
+    handler.addFilter(ContextFilter())
+    return handler
+
+
+def configure(level: str = "INFO", json_lines: bool = True, secrets: Iterable[str] = ()) -> None:
+    """Configure the root logger once per process; `secrets` are removed from every line."""
+    global _secrets
+    # Longest first, so that a secret containing another is removed whole.
+    _secrets = tuple(sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [build_handler(json_lines=json_lines)]
     root.setLevel(level)
 
 
+# --- requests -------------------------------------------------------------------------------------
+
+def _start_request() -> None:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    g.log_context_token = _context.set({"request_id": rid})
+    g.log_started = time.perf_counter()
+
+
+def _finish_request(response):
+    rid = request_id()
+    if rid:
+        response.headers[REQUEST_ID_HEADER] = rid
+    started = g.get("log_started")
+    if started is not None and request.headers.get("Upgrade", "").lower() != "websocket":
+        logging.getLogger("shopapp.request").info(
+            "request", extra={"method": request.method, "path": request.path, "status": response.status_code,
+                              "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+    return response
+
+
+def _end_request(_exc) -> None:
+    token = g.pop("log_context_token", None)
+    if token is not None:
+        try:
+            _context.reset(token)
+        except ValueError:  # reset from another context (should not happen): start the next one clean
+            _context.set({})
+
+
 def init_app(app: Flask) -> None:
-    """Configure logging from the app's settings (not in tests, where pytest captures logs)."""
+    """Configure logging from the app's settings (not in tests, where pytest captures logs) and give
+    every request a request id."""
     if not app.config["TESTING"]:
-        configure(app.config["LOG_LEVEL"], app.config["LOG_JSON"])
+        configure(app.config["LOG_LEVEL"], app.config["LOG_JSON"],
+                  secrets=(app.config["SHOPIFY_API_SECRET"], app.config["SHOPIFY_API_SECRET_PREVIOUS"],
+                           app.config.get("METRICS_TOKEN", ""), *app.config["ENCRYPTION_KEYS"]))
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
+    app.teardown_request(_end_request)
