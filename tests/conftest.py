@@ -124,6 +124,8 @@ def app_env(redis_url, database_url, tmp_path) -> dict:
         "LOG_LEVEL": "WARNING",
         "JOB_BACKOFF_SECONDS": "0.2",
         "SWEEP_INTERVAL_SECONDS": "1",
+        # Tests never call the real Shopify: a closed local port, unless a test points it at `fake_shopify`.
+        "SHOPIFY_ADMIN_ORIGIN": "http://127.0.0.1:9",
         "PYTHONUNBUFFERED": "1",
     })
     return env
@@ -173,6 +175,20 @@ def session_token(config):
         kwargs.setdefault("api_key", config.SHOPIFY_API_KEY)
         return build_session_token(secret=secret or config.SHOPIFY_API_SECRET, shop=shop, **kwargs)
     return make
+
+
+@pytest.fixture
+def fake_shopify():
+    """A local stand-in for Shopify's OAuth and Admin GraphQL endpoints (tests/support/fake_shopify.py).
+
+    Point the app at it with `config.with_overrides(SHOPIFY_ADMIN_ORIGIN=fake_shopify.url)` or, for
+    subprocesses, `SHOPIFY_ADMIN_ORIGIN` in their environment.
+    """
+    from tests.support.fake_shopify import FakeShopify
+
+    server = FakeShopify(API_KEY, API_SECRET).start()
+    yield server
+    server.stop()
 
 
 # --- Real processes -------------------------------------------------------------------------------
