@@ -13,6 +13,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
 keepalive = 5
 accesslog = None
+# If an access log is turned on, its lines never carry the query string or the Referer: /ws/jobs takes the
+# session token in `?id_token=`, and the embedded page's URL (the Referer) carries one too.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
 # gunicorn 27 opens a control socket at one fixed path per user; several servers on one machine (tests,
 # scale-out) would fight over it, and nothing here uses it.
 control_socket_disable = True
@@ -39,3 +42,36 @@ def on_starting(server):
 
 def child_exit(server, worker):
     _metrics().process_exited(worker.pid)
+
+
+def post_worker_init(worker):
+    # SIGTERM (graceful stop): close every websocket with 1001 at once, so clients reconnect elsewhere
+    # and the worker need not wait graceful_timeout for sockets that would never end by themselves.
+    import signal
+    import threading
+
+    stop_accepting = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        stop_accepting(sig, frame)
+        # No blocking in a signal handler (under gevent it runs in the event loop): close from a greenlet
+        # or a thread.
+        if worker_class.startswith("gevent"):
+            import gevent
+
+            gevent.spawn(_close_websockets)
+        else:
+            threading.Thread(target=_close_websockets, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, handle_exit)
+
+
+def worker_int(worker):
+    # SIGINT/SIGQUIT (quick stop): the worker exits right after this hook, so close the sockets now.
+    _close_websockets(wait=1.0)
+
+
+def _close_websockets(wait: float = 0.0):
+    from shopapp.realtime import shutdown_all
+
+    shutdown_all(wait=wait)

@@ -1,0 +1,216 @@
+"""One open /ws/jobs socket: its bounded send queue, its token deadline, and the loop that serves it.
+
+The hub (another greenlet or thread) only appends to the queue and wakes the socket's own handler; the
+handler does every write. So a slow or dead client delays nobody else, and its memory is bounded: when
+its queue is full it is closed with 1013 and resyncs with `since`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+from simple_websocket import ConnectionClosed
+from wsproto.connection import ConnectionState
+from wsproto.utilities import LocalProtocolError
+
+from shopapp.realtime import codes
+from shopapp.realtime.wire import LockedSocket, text_frame
+from shopapp.shopify.session_token import SessionIdentity, SessionTokenError
+
+log = logging.getLogger(__name__)
+
+# How long a server-initiated close waits for the client's close reply before dropping the connection.
+CLOSE_WAIT_SECONDS = 2.0
+# Frames written in one sendall when the queue holds many.
+BATCH_FRAMES = 128
+
+
+class Event:
+    """A job event as received from Redis: its seq, its JSON text, and its frame (built once)."""
+
+    __slots__ = ("seq", "text", "_frame")
+
+    def __init__(self, seq: int, text: str):
+        self.seq = seq
+        self.text = text
+        self._frame = None
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = text_frame(self.text.encode())
+        return self._frame
+
+
+class JobSocket:
+    """Serves one authenticated socket: snapshot or replay first, then live events in seq order."""
+
+    def __init__(self, ws, identity: SessionIdentity, *, queue_size: int, grace_seconds: float,
+                 verify_token: Callable[[str | None], SessionIdentity], sync: Callable[[int | None], tuple],
+                 send_timeout: float | None = None):
+        self.ws = ws
+        self.shop = identity.shop
+        self.last_seq = 0
+        self._verify_token = verify_token
+        self._sync_source = sync          # since -> ("events", [text, ...]) or ("snapshot", {...})
+        self._grace = grace_seconds
+        self._deadline = identity.expires_at + grace_seconds
+        self._queue: deque[Event] = deque()
+        self._queue_size = queue_size
+        self._pending_close: tuple[int, str] | None = None
+        self._resync = False
+        # The reader thread of simple-websocket waits on ws.event too: one wake-up for "a client message
+        # arrived", "an event was queued", and "the connection dropped".
+        self._wake = ws.event
+        self._lock = threading.RLock()
+        self._raw = ws.sock
+        ws.sock = LockedSocket(ws.sock, self._lock)
+        if send_timeout:
+            # A peer that cannot take a write for this long is gone; without a timeout its handler would
+            # block forever. Safe for the reader too: with pings on, it only reads after select() said so.
+            self._raw.settimeout(send_timeout)
+
+    # --- called by the hub (another greenlet or thread) ----------------------------------------------
+
+    def deliver(self, event: Event) -> None:
+        """Queue a live event; a full queue closes this socket (1013) so the client resyncs."""
+        if self._pending_close is not None:
+            return
+        if len(self._queue) >= self._queue_size:
+            # Only the handler empties the queue (it is dropped with the socket): no race on it.
+            self._pending_close = (codes.TRY_AGAIN_LATER, "fell behind: reconnect with since")
+        else:
+            self._queue.append(event)
+        self._wake.set()
+
+    def request_resync(self) -> None:
+        """After the hub's Redis subscription had a gap: replay from the last seq sent (or snapshot)."""
+        self._resync = True
+        self._wake.set()
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Ask the handler to close with `code` (uninstall, shutdown)."""
+        if self._pending_close is None:
+            self._pending_close = (code, reason)
+        self._wake.set()
+
+    # --- the handler ---------------------------------------------------------------------------------
+
+    def serve(self, since: int | None) -> None:
+        """Run until the client leaves or the socket is closed; return the close code sent (or None)."""
+        self._sync(since)
+        while True:
+            remaining = self._deadline - time.time()
+            if remaining <= 0:
+                return self.close(codes.UNAUTHORIZED, "session token expired")
+            self._wake.wait(remaining)
+            self._wake.clear()
+            if self._pending_close is not None:
+                return self.close(*self._pending_close)
+            if not self.ws.connected:
+                return None
+            code = self._read_client_messages()
+            if code is not None:
+                return code
+            if self._resync:
+                self._resync = False
+                self._sync(self.last_seq)
+            self._drain()
+
+    def close(self, code: int, reason: str) -> int:
+        """Send a close frame with `code`, then give the client a moment to answer it."""
+        with self._lock:
+            try:
+                self.ws.close(reason=code, message=reason)
+            except (ConnectionClosed, LocalProtocolError, OSError):
+                return code
+        self.ws.thread.join(CLOSE_WAIT_SECONDS)
+        return code
+
+    def _sync(self, since: int | None) -> None:
+        kind, data = self._sync_source(since)
+        if kind == "snapshot":
+            self.send_json({"type": "snapshot", "seq": data["seq"], "jobs": data["jobs"]})
+            self.last_seq = data["seq"]
+            return
+        frames = []
+        for text in data:
+            seq = json.loads(text)["seq"]
+            if seq > self.last_seq:
+                frames.append(text_frame(text.encode()))
+                self.last_seq = seq
+        if since is not None and self.last_seq < since:
+            self.last_seq = since
+        for i in range(0, len(frames), BATCH_FRAMES):
+            self._write(b"".join(frames[i:i + BATCH_FRAMES]))
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            batch = []
+            while queue and len(batch) < BATCH_FRAMES:
+                event = queue.popleft()
+                if event.seq <= self.last_seq:
+                    continue  # already sent by the snapshot or the replay
+                if event.seq != self.last_seq + 1 and self.last_seq:
+                    # A gap in a live stream means Redis dropped something: replay it from the log first.
+                    if batch:
+                        self._write(b"".join(batch))
+                        batch = []
+                    self._sync(self.last_seq)
+                    if event.seq <= self.last_seq:
+                        continue
+                batch.append(event.frame)
+                self.last_seq = event.seq
+            if batch:
+                self._write(b"".join(batch))
+            if self._pending_close is not None:
+                return
+
+    def _read_client_messages(self) -> int | None:
+        while True:
+            message = self.ws.receive(timeout=0)
+            if message is None:
+                return None
+            code = self._handle_client_message(message)
+            if code is not None:
+                return code
+
+    def _handle_client_message(self, message) -> int | None:
+        if isinstance(message, bytes):
+            self.send_json({"type": "error", "error": "binary messages are not accepted"})
+            return None
+        try:
+            data = json.loads(message)
+        except ValueError:
+            self.send_json({"type": "error", "error": "message is not JSON"})
+            return None
+        if not isinstance(data, dict) or data.get("type") != "auth":
+            self.send_json({"type": "error", "error": 'unknown message; expected {"type": "auth", "id_token": ...}'})
+            return None
+        token = data.get("id_token")
+        try:
+            identity = self._verify_token(token if isinstance(token, str) else None)
+        except SessionTokenError:
+            return self.close(codes.UNAUTHORIZED, "invalid session token")
+        if identity.shop != self.shop:
+            return self.close(codes.UNAUTHORIZED, "session token is for another shop")
+        self._deadline = max(self._deadline, identity.expires_at + self._grace)
+        return None
+
+    def send_json(self, data: dict) -> None:
+        self._write(text_frame(json.dumps(data, separators=(",", ":")).encode()))
+
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            if not self.ws.connected or self.ws.ws.state is not ConnectionState.OPEN:
+                raise ConnectionClosed(self.ws.close_reason, self.ws.close_message)
+            try:
+                self._raw.sendall(data)
+            except OSError:
+                self.ws.connected = False
+                raise ConnectionClosed(self.ws.close_reason, self.ws.close_message) from None

@@ -1,0 +1,107 @@
+"""`GET /ws/jobs?id_token=<session token>[&since=<seq>]`: a shop's live job events (see the contract).
+
+Authenticated by the App Bridge session token alone; the socket only ever sees that shop's events.
+The query string carries the token, so nothing here logs the URL (and gunicorn's access log format
+leaves the query out).
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+from sqlalchemy import select
+
+from shopapp import get_config
+from shopapp.db import get_db
+from shopapp.jobs.snapshot import job_snapshot
+from shopapp.models import Shop
+from shopapp.realtime import codes
+from shopapp.realtime.jobsocket import JobSocket
+from shopapp.shopify.session_token import SessionTokenError, verify_session_token
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("realtime", __name__)
+sock = Sock()
+
+# How long a new socket waits for its process's Redis subscription before giving up with 1013.
+READY_TIMEOUT_SECONDS = 5.0
+
+
+@bp.before_request
+def _no_compression():
+    # permessage-deflate would keep a zlib state of ~300 KB per socket for ~300-byte messages, and would
+    # make a frame differ per socket; without it a job event is framed once for all its sockets.
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+@sock.route("/ws/jobs", bp=bp)
+def jobs_socket(ws):
+    app = current_app._get_current_object()
+    config = get_config(app)
+    state = app.extensions["shopapp.realtime"]
+    hub, publisher = state.hub, state.publisher
+
+    def verify(token):
+        return verify_session_token(token, config.SHOPIFY_API_KEY, config.api_secrets)
+
+    def sync(since):
+        if since is not None:
+            events = publisher.events_since(job_socket.shop, since)
+            if events is not None:
+                return "events", events
+        with get_db(app).session() as session:
+            return "snapshot", job_snapshot(session, publisher, job_socket.shop)
+
+    try:
+        identity = verify(request.args.get("id_token"))
+    except SessionTokenError as exc:
+        log.info("realtime: refused a socket: %s", str(exc).split(":")[0])
+        _refuse(ws, codes.UNAUTHORIZED, "invalid session token")
+        return
+    job_socket = JobSocket(ws, identity, queue_size=config.WS_QUEUE_SIZE, grace_seconds=config.WS_TOKEN_GRACE_SECONDS,
+                           verify_token=verify, sync=sync, send_timeout=config.WS_PING_SECONDS and
+                           max(config.WS_PING_SECONDS, 10.0))
+    if hub.closing_code is not None:
+        job_socket.close(hub.closing_code, "server shutting down")
+        return
+    if _uninstalled(app, identity.shop):
+        job_socket.close(codes.SHOP_UNINSTALLED, "shop uninstalled")
+        return
+    hub.ensure_started()
+    if not hub.wait_ready(READY_TIMEOUT_SECONDS):
+        job_socket.close(codes.TRY_AGAIN_LATER, "live updates unavailable; retry")
+        return
+    hub.register(job_socket)  # before the snapshot or replay is read: no event can fall in between
+    try:
+        job_socket.serve(_since(request.args.get("since")))
+    except ConnectionClosed:
+        pass  # the client left
+    except Exception:
+        log.exception("realtime: socket handler failed", extra={"shop": identity.shop})
+        job_socket.close(codes.INTERNAL_ERROR, "internal error; reconnect with since")
+    finally:
+        hub.unregister(job_socket)
+
+
+def _refuse(ws, code: int, reason: str) -> None:
+    try:
+        ws.close(reason=code, message=reason)
+    except Exception:  # already gone
+        return
+    ws.thread.join(2.0)
+
+
+def _since(raw: str | None) -> int | None:
+    """The client's last seen seq; anything but a non-negative integer means "send a snapshot"."""
+    if raw is None or not raw.isdigit() or len(raw) > 20:
+        return None
+    return int(raw)
+
+
+def _uninstalled(app, shop: str) -> bool:
+    with get_db(app).session() as session:
+        installed = session.scalar(select(Shop.installed).where(Shop.domain == shop))
+    return installed is False

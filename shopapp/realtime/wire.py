@@ -1,0 +1,59 @@
+"""Writing websocket frames whole: a server text frame built once per event, and a socket that never
+interleaves or truncates writes.
+
+simple-websocket writes with `sock.send()`, which under gevent can write part of a frame to a slow reader
+and drop the rest (the client then fails with 1002). Its reader thread also writes pongs and close
+replies. `LockedSocket` turns every write into `sendall()` under one per-socket lock, which our own
+writes take too, so frames from the two writers never interleave.
+"""
+from __future__ import annotations
+
+import struct
+import threading
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One final, unmasked text frame (server to client, no extension) carrying `payload` (UTF-8).
+
+    Server frames are never masked, so the bytes are the same for every socket: a job event is framed
+    once and written to all its sockets.
+    """
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
+
+
+class LockedSocket:
+    """Wraps a connected socket so that each `send` writes everything, under `lock`."""
+
+    __slots__ = ("raw", "lock")
+
+    def __init__(self, raw, lock: threading.RLock):
+        self.raw = raw
+        self.lock = lock
+
+    def send(self, data: bytes) -> int:
+        with self.lock:
+            self.raw.sendall(data)
+        return len(data)
+
+    def sendall(self, data: bytes) -> None:
+        with self.lock:
+            self.raw.sendall(data)
+
+    def recv(self, size: int) -> bytes:
+        return self.raw.recv(size)
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __getattr__(self, name):
+        return getattr(self.raw, name)
