@@ -194,6 +194,15 @@ def fake_shopify():
 # --- Real processes -------------------------------------------------------------------------------
 
 @pytest.fixture
+def rq_worker(app):
+    """A real RQ SimpleWorker in this process, burst mode: `rq_worker()` drains the queue once,
+    `rq_worker(done=lambda: ..., timeout=30)` keeps draining (delayed retries included) until done()."""
+    from tests.support.rq_worker import BurstWorker
+
+    return BurstWorker(app)
+
+
+@pytest.fixture
 def web_server(app_env, tmp_path, db, redis):
     """Factory: web_server(workers=1, env=None) -> a started gunicorn; all are stopped after the test."""
     started, counter = [], itertools.count()

@@ -1,19 +1,156 @@
-"""`python -m shopapp worker`: RQ workers for the app's queue. Completed by the webhooks issue."""
+"""`python -m shopapp worker [--processes N] [--burst]`: RQ workers for the app's queue.
+
+Each process runs rq's non-forking `SimpleWorker` (a fork per job costs ~6x on small jobs) with RQ's
+scheduler (delayed retries) and a sweeper thread (every SWEEP_INTERVAL_SECONDS, one sweeper at a time
+across processes and machines). The app is created once per process; each task pushes its own app
+context. SIGTERM or SIGINT stops a worker after its current job (RQ's warm shutdown); a job cut off
+harder than that is handed to another worker by the sweeper once its heartbeat is JOB_STALL_SECONDS old.
+With N > 1 this process supervises N worker processes and restarts one that dies.
+"""
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Optional
+
+from flask import Flask
 from rq import Queue, SimpleWorker
 
-from shopapp.config import Config
+from shopapp.config import Config, ConfigError
 from shopapp.redis_client import connect
 
+log = logging.getLogger(__name__)
 
-def main(processes: int | None = None, burst: bool = False) -> int:
+RESTART_DELAY_SECONDS = 1.0
+
+
+class ShopappWorker(SimpleWorker):
+    """SimpleWorker that starts the periodic sweeper once RQ's scheduler has forked (no thread at fork)."""
+
+    sweeper: Optional["PeriodicSweeper"] = None
+
+    def _start_scheduler(self, *args, **kwargs):
+        super()._start_scheduler(*args, **kwargs)
+        if self.sweeper is not None:
+            self.sweeper.start()
+
+    def teardown(self):
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        super().teardown()
+
+
+class PeriodicSweeper:
+    """Runs `sweep_with_lock` every SWEEP_INTERVAL_SECONDS in a daemon thread."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.interval = max(0.1, app.config["SWEEP_INTERVAL_SECONDS"])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sweeper", daemon=True)
+
+    def start(self) -> None:
+        if not self._thread.is_alive():
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        from shopapp.jobs.sweeper import sweep_with_lock
+
+        while not self._stop.wait(self.interval):
+            try:
+                with self.app.app_context():
+                    sweep_with_lock(self.app)
+            except Exception as exc:  # Redis or the database may be down for a while; try again next time
+                log.warning("sweep failed: %s", type(exc).__name__)
+
+
+def main(processes: Optional[int] = None, burst: bool = False) -> int:
+    """Entry point of `python -m shopapp worker`."""
     config = Config.from_env()
     if not config.REDIS_URL:
-        from shopapp.config import ConfigError
-
         raise ConfigError("REDIS_URL is not set: run `make run` or set REDIS_URL")
-    conn = connect(config.REDIS_URL)
-    worker = SimpleWorker([Queue(config.QUEUE_NAME, connection=conn)], connection=conn)
-    worker.work(burst=burst, with_scheduler=True)
+    count = processes or config.WORKER_PROCESSES
+    if count < 1:
+        raise ConfigError("--processes must be at least 1")
+    if count == 1:
+        return run_worker(config, burst=burst)
+    return supervise(count, burst=burst)
+
+
+def run_worker(config: Config, burst: bool = False) -> int:
+    """Run one worker in this process until stopped (or, with `burst`, until the queue is empty)."""
+    from shopapp import create_app
+    from shopapp.db import get_db
+    from shopapp.jobs import tasks
+    from shopapp.jobs.kinds import load_kinds
+    from shopapp.jobs.sweeper import sweep_with_lock
+
+    app = create_app(config)
+    tasks.set_worker_app(app)
+    load_kinds(config.JOB_MODULES)
+    connection = connect(config.REDIS_URL)  # its own client: RQ raises its socket timeout for blocking pops
+    worker = ShopappWorker([Queue(config.QUEUE_NAME, connection=connection)], connection=connection,
+                           name=f"shopapp.{socket.gethostname()}.{os.getpid()}")
+    if burst:
+        with app.app_context():
+            try:
+                sweep_with_lock(app)
+            except Exception as exc:  # a burst run still drains whatever is queued
+                log.warning("sweep before burst failed: %s", type(exc).__name__)
+    else:
+        worker.sweeper = PeriodicSweeper(app)
+    get_db(app).dispose()  # no pooled connection is inherited by RQ's forked scheduler
+    try:
+        worker.work(burst=burst, with_scheduler=True, logging_level=config.LOG_LEVEL)
+    finally:
+        get_db(app).dispose()
+        connection.close()
     return 0
+
+
+def supervise(count: int, burst: bool = False) -> int:
+    """Run `count` single worker processes; forward SIGTERM/SIGINT; restart one that dies (not in burst)."""
+    args = [sys.executable, "-m", "shopapp", "worker", "--processes", "1"] + (["--burst"] if burst else [])
+    children: list[Optional[subprocess.Popen]] = [subprocess.Popen(args) for _ in range(count)]
+    stopping = threading.Event()
+
+    def on_signal(signum, _frame):
+        stopping.set()
+        for child in children:
+            if child is not None and child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    codes: list[int] = []
+    while True:
+        alive = False
+        for index, child in enumerate(children):
+            if child is None:
+                continue
+            code = child.poll()
+            if code is None:
+                alive = True
+            elif burst or stopping.is_set():
+                codes.append(code)
+                children[index] = None
+            else:
+                print(f"shopapp worker: process {child.pid} exited with {code}; restarting", file=sys.stderr)
+                time.sleep(RESTART_DELAY_SECONDS)
+                children[index] = subprocess.Popen(args)
+                alive = True
+        if not alive:
+            break
+        stopping.wait(0.2)
+    return max(codes, default=0)

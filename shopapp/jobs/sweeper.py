@@ -1,0 +1,171 @@
+"""The sweeper: nothing committed is left behind when Redis or a worker failed.
+
+One pass (`sweep`):
+1. hands a `running` job whose worker stopped heart-beating for JOB_STALL_SECONDS to another worker
+   (`retrying`, enqueued now), or fails it when it used up its attempts;
+2. enqueues every due `queued`/`retrying` job that is on no RQ queue (Redis was down at ingestion, lost its
+   data, or a worker died between dequeue and claim);
+3. republishes jobs whose last change did not reach Redis (`published_version < version`).
+Workers run it every SWEEP_INTERVAL_SECONDS, one at a time across machines (a Redis lock);
+`python -m shopapp sweep` runs one pass by hand.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Optional
+
+import redis
+from flask import Flask
+from sqlalchemy import and_, or_, select, update
+
+from shopapp import keys
+from shopapp.db import get_db
+from shopapp.jobs.queue import enqueue, get_queue, job_id_of
+from shopapp.jobs.state import change_job, publish_job
+from shopapp.models import Job, JobState, utcnow
+from shopapp.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+# A job changed this recently may still be on its way to the queue (enqueue follows the commit).
+ENQUEUE_GRACE_SECONDS = 1.0
+BATCH = 500
+
+
+@dataclass
+class SweepReport:
+    """What one pass did."""
+
+    stalled: int = 0
+    enqueued: int = 0
+    republished: int = 0
+
+    def __str__(self) -> str:
+        return (f"{self.stalled} stalled jobs handed over, {self.enqueued} jobs enqueued, "
+                f"{self.republished} job events republished")
+
+
+def sweep(app: Flask, grace_seconds: float = ENQUEUE_GRACE_SECONDS) -> SweepReport:
+    """One pass over the database (see the module docstring). Raises redis.RedisError when Redis is down."""
+    report = SweepReport()
+    with get_db(app).session() as session:
+        report.stalled = _hand_over_stalled(app, session)
+        report.enqueued = _enqueue_missing(app, session, grace_seconds)
+        report.republished = _republish(app, session, grace_seconds)
+    if report.stalled or report.enqueued or report.republished:
+        log.info("sweep: %s", report)
+    return report
+
+
+def sweep_with_lock(app: Flask, client: Optional[redis.Redis] = None) -> Optional[SweepReport]:
+    """`sweep` unless another process is sweeping (keys.sweeper_lock()); None when skipped."""
+    client = client or get_redis(app)
+    ttl = max(10.0, app.config["SWEEP_INTERVAL_SECONDS"] * 4)
+    lock = client.lock(keys.sweeper_lock(), timeout=ttl, blocking=False)
+    if not lock.acquire(blocking=False):
+        return None
+    try:
+        return sweep(app)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:  # expired meanwhile; the next pass takes it again
+            pass
+
+
+def _hand_over_stalled(app: Flask, session) -> int:
+    cutoff = utcnow() - timedelta(seconds=app.config["JOB_STALL_SECONDS"])
+    stalled = session.execute(
+        select(Job.id, Job.claimed_by, Job.heartbeat_at, Job.attempts, Job.max_attempts)
+        .where(Job.state == JobState.RUNNING.value,
+               or_(Job.heartbeat_at < cutoff, and_(Job.heartbeat_at.is_(None), Job.updated_at < cutoff)))
+        .limit(BATCH)).all()
+    count = 0
+    for job_id, claimed_by, heartbeat_at, attempts, max_attempts in stalled:
+        expect = {"state": JobState.RUNNING.value, "claimed_by": claimed_by, "heartbeat_at": heartbeat_at}
+        if attempts >= max_attempts:
+            job = change_job(session, job_id, app=app, expect=expect, state=JobState.FAILED, claimed_by=None,
+                             heartbeat_at=None, finished_at=utcnow(),
+                             error=f"the worker stopped responding ({attempts} attempts)",
+                             message=f"failed after {attempts} attempts")
+        else:
+            job = change_job(session, job_id, app=app, expect=expect, state=JobState.RETRYING, claimed_by=None,
+                             heartbeat_at=None, run_after=None,
+                             message="the worker stopped responding; handed to another worker")
+            if job is not None:
+                enqueue(app, job.id, version=job.version)
+        if job is not None:
+            count += 1
+            log.warning("stalled job handed over (worker %s)", claimed_by, extra={"job_id": job_id,
+                                                                                  "shop": job.shop_domain})
+    return count
+
+
+def _enqueue_missing(app: Flask, session, grace_seconds: float) -> int:
+    now = utcnow()
+    candidates = session.execute(
+        select(Job.id, Job.version)
+        .where(Job.state.in_([JobState.QUEUED.value, JobState.RETRYING.value]),
+               or_(Job.run_after.is_(None), Job.run_after <= now),
+               Job.updated_at <= now - timedelta(seconds=grace_seconds))
+        .order_by(Job.id).limit(BATCH)).all()
+    if not candidates:
+        return 0
+    on_queue = _ids_on_queue(app)
+    count = 0
+    for job_id, version in candidates:
+        if job_id in on_queue:
+            continue
+        enqueue(app, job_id, version=version)
+        session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=utcnow())
+                        .execution_options(synchronize_session=False))
+        session.commit()
+        count += 1
+        log.info("job enqueued by the sweeper", extra={"job_id": job_id})
+    return count
+
+
+def _ids_on_queue(app: Flask) -> set[int]:
+    """Job ids with an RQ job waiting on the queue or in the scheduler's registry."""
+    queue = get_queue(app)
+    rq_ids = list(queue.get_job_ids()) + list(queue.scheduled_job_registry.get_job_ids())
+    return {job_id for job_id in map(job_id_of, rq_ids) if job_id is not None}
+
+
+def _republish(app: Flask, session, grace_seconds: float) -> int:
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    jobs = session.scalars(select(Job).where(Job.published_version < Job.version, Job.updated_at <= cutoff)
+                           .order_by(Job.id).limit(BATCH)).all()
+    count = 0
+    for job in jobs:
+        if publish_job(app, session, job):
+            count += 1
+    return count
+
+
+def main() -> int:
+    """`python -m shopapp sweep`: one pass; prints what it did."""
+    from shopapp import create_app
+    from shopapp.jobs.kinds import load_kinds
+
+    app = create_app()
+    load_kinds(app.config["JOB_MODULES"])
+    try:
+        with app.app_context():
+            report = sweep(app, grace_seconds=0.0)
+    except redis.RedisError as exc:
+        print(f"shopapp sweep: Redis is unreachable ({type(exc).__name__}); nothing was changed in Redis. "
+              "Start Redis (or check REDIS_URL) and run it again.", file=sys.stderr)
+        return 1
+    finally:
+        _close(app)
+    print(f"shopapp sweep: {report}")
+    return 0
+
+
+def _close(app: Flask) -> None:
+    get_db(app).dispose()
+    get_redis(app).close()

@@ -1,0 +1,90 @@
+"""POST /webhooks: what is recorded, enqueued and answered for an accepted or repeated delivery."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from shopapp.jobs.queue import get_queue
+from shopapp.models import Job, WebhookEvent
+
+
+def _count(db, model) -> int:
+    with db.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def test_accepted_webhook_is_committed_with_its_job_and_enqueued(client, signed_webhook, db, app):
+    hook = signed_webhook("orders/create")
+    response = hook.post(client)
+    assert response.status_code == 200
+    assert response.get_json()["result"] == "accepted"
+    with db.session() as s:
+        event = s.scalars(select(WebhookEvent)).one()
+        job = s.scalars(select(Job)).one()
+    assert (event.webhook_id, event.topic, event.shop_domain) == (hook.webhook_id, "orders/create", hook.shop)
+    assert event.payload == json.loads(hook.body)
+    assert event.triggered_at is not None and event.event_id == hook.headers["X-Shopify-Event-Id"]
+    assert (job.kind, job.topic, job.webhook_id, job.state) == ("webhook", "orders/create", hook.webhook_id, "queued")
+    assert job.webhook_event_id == event.id
+    assert get_queue(app).get_job_ids() == [f"job-{job.id}"]
+
+
+def test_accepted_webhook_publishes_the_queued_job(client, signed_webhook, redis, app):
+    hook = signed_webhook("orders/create")
+    pubsub = redis.pubsub()
+    pubsub.subscribe(f"shopapp:shop:{hook.shop}:events")
+    pubsub.get_message(timeout=1)
+    try:
+        assert hook.post(client).status_code == 200
+        message = pubsub.get_message(timeout=2)
+    finally:
+        pubsub.close()
+    event = json.loads(message["data"])
+    assert event["type"] == "job" and event["job"]["state"] == "queued"
+    assert event["job"]["webhook_id"] == hook.webhook_id
+
+
+def test_repeated_webhook_id_answers_200_and_creates_nothing(client, signed_webhook, db, app):
+    first = signed_webhook("orders/create", webhook_id="same-delivery")
+    again = signed_webhook("orders/updated", webhook_id="same-delivery")
+    assert first.post(client).status_code == 200
+    response = again.post(client)
+    assert response.status_code == 200
+    assert response.get_json()["result"] == "duplicate"
+    assert _count(db, WebhookEvent) == 1 and _count(db, Job) == 1
+    assert len(get_queue(app).get_job_ids()) == 1
+
+
+def test_newer_header_spelling_without_x_prefix_is_accepted(client, signed_webhook, db):
+    hook = signed_webhook("orders/create")
+    headers = {k.replace("X-Shopify-", "Shopify-"): v for k, v in hook.headers.items()}
+    assert client.post("/webhooks", data=hook.body, headers=headers).status_code == 200
+    with db.session() as s:
+        assert s.scalars(select(WebhookEvent.webhook_id)).one() == hook.webhook_id
+
+
+def test_header_names_are_accepted_in_any_case(client, signed_webhook, db):
+    hook = signed_webhook("orders/create")
+    headers = {k.lower(): v for k, v in hook.headers.items()}
+    assert client.post("/webhooks", data=hook.body, headers=headers).status_code == 200
+    assert _count(db, Job) == 1
+
+
+def test_webhook_signed_with_the_previous_secret_is_accepted_during_rotation(config, signed_webhook, db):
+    from shopapp import create_app
+
+    rotated = create_app(config.with_overrides(SHOPIFY_API_SECRET="brand-new-secret",
+                                               SHOPIFY_API_SECRET_PREVIOUS=config.SHOPIFY_API_SECRET))
+    hook = signed_webhook("orders/create")  # signed with the old secret
+    assert hook.post(rotated.test_client()).status_code == 200
+    fresh = signed_webhook("orders/create", secret="brand-new-secret")
+    assert fresh.post(rotated.test_client()).status_code == 200
+    assert _count(db, Job) == 2
+
+
+def test_webhook_for_an_unknown_topic_is_recorded(client, signed_webhook, db):
+    hook = signed_webhook("collections/create", payload={"id": 1})
+    assert hook.post(client).status_code == 200
+    with db.session() as s:
+        assert s.scalars(select(Job.topic)).one() == "collections/create"
