@@ -1,0 +1,64 @@
+"""Dev-only routes: a local App Bridge stand-in and the session tokens it hands out, for the dev shop.
+
+Registered only in dev mode (`SHOPAPP_DEV=1`, or `make run` without Shopify credentials), so in
+production these paths do not exist (404), and the stand-in is never served. The guard below repeats the
+check in case the blueprint is ever registered by mistake.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import jwt
+from flask import Blueprint, abort, jsonify, send_file
+
+from shopapp import get_config
+from shopapp.config import DEV_SHOP
+
+bp = Blueprint("dev", __name__, url_prefix="/dev")
+
+ASSETS = Path(__file__).resolve().parent / "dev_assets"
+# Like App Bridge's tokens: short-lived, so the page's refresh and reconnect paths run in dev too.
+TOKEN_LIFETIME_SECONDS = 60
+
+
+@bp.before_request
+def _dev_mode_only():
+    if not get_config().DEV_MODE:
+        abort(404)
+
+
+@bp.get("/app-bridge.js")
+def app_bridge():
+    """The stand-in for `https://cdn.shopify.com/shopifycloud/app-bridge.js`."""
+    response = send_file(ASSETS / "app-bridge.js", mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/session-token")
+def session_token():
+    """A fresh session token for the dev shop, signed with the app secret like App Bridge's."""
+    token, expires_at = mint_session_token(DEV_SHOP)
+    response = jsonify(token=token, shop=DEV_SHOP, expires_at=expires_at)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def mint_session_token(shop: str, lifetime: float = TOKEN_LIFETIME_SECONDS) -> tuple[str, int]:
+    """An App Bridge-shaped session token (HS256, `aud` = api key) for `shop`; returns (token, exp)."""
+    config = get_config()
+    now = int(time.time())
+    claims = {
+        "iss": f"https://{shop}/admin",
+        "dest": f"https://{shop}",
+        "aud": config.SHOPIFY_API_KEY,
+        "sub": "1",
+        "exp": now + int(lifetime),
+        "nbf": now - 1,
+        "iat": now - 1,
+        "jti": str(uuid.uuid4()),
+        "sid": "dev-session",
+    }
+    return jwt.encode(claims, config.SHOPIFY_API_SECRET, algorithm="HS256"), claims["exp"]
