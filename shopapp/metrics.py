@@ -151,6 +151,9 @@ def prepare_process(role: str) -> Path:
     imported. Removes directories left by supervisors that are no longer running.
     """
     base = base_dir()
+    inherited = _inherited_dir()
+    if inherited is not None:
+        return inherited
     base.mkdir(parents=True, exist_ok=True)
     for stale in base.iterdir():
         if stale.is_dir() and not _owner_alive(stale):
@@ -166,6 +169,8 @@ def prepare_process(role: str) -> Path:
 def prepare_worker_process() -> None:
     """`python -m shopapp worker`: prepare the directory before any task module is imported, and serve the
     machine's sums on METRICS_PORT when set (worker machines without a web process)."""
+    if _inherited_dir() is not None:
+        return  # one of the processes of a `--processes N` supervisor: the supervisor serves the sums
     prepare_process("worker")
     raw = os.environ.get("METRICS_PORT", "").strip()
     if raw:
@@ -174,6 +179,17 @@ def prepare_worker_process() -> None:
         if not raw.isdigit() or not 0 < int(raw) < 65536:
             raise ConfigError(f"METRICS_PORT={raw!r} is not a TCP port")
         serve_http(int(raw))
+
+
+def _inherited_dir() -> Path | None:
+    """The directory a running parent supervisor prepared for its children (None when there is none)."""
+    inherited = os.environ.get(ENV_DIR)
+    if not inherited:
+        return None
+    path = Path(inherited)
+    if path.parent != base_dir() or not _owner_alive(path) or path.name.endswith(f"-{os.getpid()}"):
+        return None
+    return path
 
 
 def process_exited(pid: int) -> None:

@@ -1,0 +1,170 @@
+"""Logs: JSON lines with request id, shop, topic, webhook id and job id; never tokens, secrets or customer data."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+import uuid
+
+import pytest
+import requests
+import websocket
+from sqlalchemy import select
+
+from shopapp import logs
+from shopapp.models import Job, JobState
+from tests.support.signing import DEFAULT_SHOP, build_webhook, fixture_payload
+
+
+@pytest.fixture
+def log_lines():
+    """Every line the app logs during the test, as written in production (JSON, redacted, with context)."""
+    stream = io.StringIO()
+    handler = logs.build_handler(stream)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+
+    def read() -> list[dict]:
+        return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    yield read
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+def test_every_response_carries_a_generated_request_id(client):
+    first = client.get("/healthz").headers["X-Request-Id"]
+    second = client.get("/healthz").headers["X-Request-Id"]
+    assert len(first) == 32 and int(first, 16) >= 0
+    assert first != second
+
+
+def test_a_well_formed_request_id_from_the_load_balancer_is_kept(client):
+    response = client.get("/healthz", headers={"X-Request-Id": "lb-4f1c.77:a_b"})
+    assert response.headers["X-Request-Id"] == "lb-4f1c.77:a_b"
+
+
+@pytest.mark.parametrize("given", ["has space", "x" * 129, '{"json":1}', "über"])
+def test_a_malformed_request_id_is_replaced(client, given):
+    answered = client.get("/healthz", headers={"X-Request-Id": given}).headers["X-Request-Id"]
+    assert answered != given and len(answered) == 32
+
+
+def test_lines_logged_in_a_request_carry_its_id_and_what_the_view_learned(app, client, log_lines):
+    @app.get("/_test/log")
+    def _view():
+        logs.set_context(shop=DEFAULT_SHOP, topic="orders/create", webhook_id="wh-1")
+        logging.getLogger("shopapp.test").info("handled")
+        return "ok"
+
+    rid = client.get("/_test/log", headers={"X-Request-Id": "req-42"}).headers["X-Request-Id"]
+    line = next(entry for entry in log_lines() if entry["msg"] == "handled")
+    assert line["request_id"] == rid == "req-42"
+    assert (line["shop"], line["topic"], line["webhook_id"]) == (DEFAULT_SHOP, "orders/create", "wh-1")
+    access = next(entry for entry in log_lines() if entry["msg"] == "request")
+    assert (access["request_id"], access["path"], access["status"]) == ("req-42", "/_test/log", 200)
+
+
+def test_context_ends_with_the_request(app, client, log_lines):
+    @app.get("/_test/log")
+    def _view():
+        logs.set_context(shop=DEFAULT_SHOP)
+        return "ok"
+
+    client.get("/_test/log")
+    logging.getLogger("shopapp.test").info("after")
+    line = next(entry for entry in log_lines() if entry["msg"] == "after")
+    assert "request_id" not in line and "shop" not in line
+
+
+def test_bind_carries_job_context_only_inside_the_block(log_lines):
+    log = logging.getLogger("shopapp.test")
+    with logs.bind(job_id=7, shop=DEFAULT_SHOP, kind="webhook"):
+        log.info("inside")
+    log.info("outside")
+    inside, outside = (next(e for e in log_lines() if e["msg"] == m) for m in ("inside", "outside"))
+    assert (inside["job_id"], inside["shop"], inside["kind"]) == (7, DEFAULT_SHOP, "webhook")
+    assert "job_id" not in outside
+
+
+def test_the_access_line_has_the_path_without_the_query_string(client, log_lines, session_token):
+    token = session_token()
+    client.get(f"/healthz?id_token={token}&shop={DEFAULT_SHOP}")
+    access = next(entry for entry in log_lines() if entry["msg"] == "request")
+    assert access["path"] == "/healthz"
+    assert token not in json.dumps(log_lines())
+
+
+@pytest.mark.parametrize("text, leaked", [
+    ("token eyJhbGciOiJIUzI1NiJ9.eyJkZXN0IjoieCJ9.c2lnbmF0dXJl in a message", "c2lnbmF0dXJl"),
+    ("Authorization: Bearer abc.def-ghi", "abc.def-ghi"),
+    ("GET /ws/jobs?since=3&id_token=opaque-value-123", "opaque-value-123"),
+    ("/auth/callback?code=0123abcd&shop=x.myshopify.com", "0123abcd"),
+    ("admin token shpat_0123456789abcdef", "shpat_0123456789abcdef"),
+    ("customer jane.doe+shop@example.co.uk ordered", "jane.doe+shop@example.co.uk"),
+    ("IntegrityError [parameters: ('Jane', 'Street 1')]\n(Background...)", "Street 1"),
+])
+def test_redaction_removes_tokens_and_customer_data(text, leaked):
+    assert leaked not in logs.redact(text)
+
+
+def test_configured_secrets_are_removed_from_every_line(monkeypatch):
+    monkeypatch.setattr(logs, "_secrets", ("the-api-secret-0123456789",))
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "bad hmac with %s", ("the-api-secret-0123456789",),
+                               None)
+    assert "the-api-secret" not in logs.JsonFormatter().format(record)
+
+
+@pytest.mark.slow
+def test_real_processes_never_log_tokens_secrets_or_customer_data(web_server, worker_process, app_env, db,
+                                                                  session_token):
+    debug = {"LOG_LEVEL": "DEBUG"}
+    server = web_server(env=debug)
+    worker = worker_process(env=debug)
+    token = session_token()
+    email, name, phone = "jane.uniquecustomer@example.com", "Janeunique", "+1-555-0199-777"
+    payload = fixture_payload("orders/create")
+    payload.update(email=email, contact_email=email, phone=phone,
+                   customer={"id": 99, "email": email, "first_name": name, "last_name": "Doe", "phone": phone})
+    webhook = build_webhook("orders/create", app_env["SHOPIFY_API_SECRET"], payload=payload)
+
+    socket = websocket.create_connection(f"{server.ws_url}/ws/jobs?id_token={token}", timeout=10)
+    try:
+        assert json.loads(socket.recv())["type"] == "snapshot"
+    finally:
+        socket.close()
+    with requests.Session() as http:
+        http.get(f"{server.url}/?shop={DEFAULT_SHOP}&id_token={token}&host=eA",
+                 timeout=10, allow_redirects=False)
+        http.get(f"{server.url}/api/jobs", headers={"Authorization": f"Bearer {token}"},
+                 timeout=10, allow_redirects=False)
+        http.get(f"{server.url}/auth/callback?code=oauth-code-0123&shop={DEFAULT_SHOP}",
+                 timeout=10, allow_redirects=False)
+        rid = str(uuid.uuid4())
+        answer = http.post(f"{server.url}/webhooks", data=webhook.body,
+                           headers=dict(webhook.headers, **{"X-Request-Id": rid}), timeout=10)
+    assert answer.headers["X-Request-Id"] == rid
+    if answer.status_code == 200:  # let the worker handle it, so its lines are checked too
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with db.session() as session:
+                job = session.scalars(select(Job).where(Job.webhook_id == webhook.webhook_id)).first()
+                if job is not None and JobState(job.state).is_final:
+                    break
+            time.sleep(0.2)
+    server.stop()
+    worker.stop()
+    output = server.output() + worker.output()
+    signature = token.rsplit(".", 1)[1]
+    for secret in (token, signature, app_env["SHOPIFY_API_SECRET"], app_env["SHOPAPP_ENCRYPTION_KEY"], email,
+                   name, phone, "oauth-code-0123", webhook.headers["X-Shopify-Hmac-Sha256"]):
+        assert secret not in output, f"{secret!r} appears in the logs"
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    webhook_lines = [line for line in lines if line.get("request_id") == rid and line.get("msg") != "request"]
+    if answer.status_code == 200:
+        assert any(line.get("webhook_id") == webhook.webhook_id and line.get("topic") == "orders/create"
+                   and line.get("shop") == DEFAULT_SHOP for line in webhook_lines), \
+            "the webhook's handling logged nothing with its request id, webhook id, topic and shop"
+    assert any(line.get("path") == "/api/jobs" and line.get("request_id") for line in lines)
