@@ -1,6 +1,6 @@
 """Putting jobs on the RQ queue, and the merchant-facing job operations (start, retry, cancel).
 
-RQ job ids are derived from the Job id (`job-<id>` for the first enqueue, `job-<id>.<version>` for
+RQ job ids are derived from the Job id (`job-<id>` for the first enqueue, `job-<id>_<version>` for
 later ones) so that the sweeper can tell which committed jobs are on a queue. The row is always
 committed before the RQ job exists (a fast worker must find it); if Redis is down the row stays and the
 sweeper enqueues it later.
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 TASK = "shopapp.jobs.tasks.run_job"
 # A task runs at most this long before RQ stops it (long merchant jobs report progress meanwhile).
 TASK_TIMEOUT_SECONDS = 3600
-_RQ_ID = re.compile(r"^job-(\d+)(?:\.\d+)?$")
+_RQ_ID = re.compile(r"^job-(\d+)(?:_\d+)?$")
 
 
 def get_queue(app: Flask, connection: Optional[redis.Redis] = None) -> Queue:
@@ -44,7 +44,7 @@ def get_queue(app: Flask, connection: Optional[redis.Redis] = None) -> Queue:
 
 def rq_job_id(job_id: int, version: Optional[int] = None) -> str:
     """The RQ job id for Job `job_id` (`version` distinguishes re-enqueues of the same Job)."""
-    return f"job-{job_id}" if version is None else f"job-{job_id}.{version}"
+    return f"job-{job_id}" if version is None else f"job-{job_id}_{version}"
 
 
 def job_id_of(rq_id: str) -> Optional[int]:

@@ -1,0 +1,110 @@
+"""No accepted webhook is lost or applied twice: concurrent copies, Redis down, database down."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from shopapp import create_app
+from shopapp.jobs.sweeper import sweep
+from shopapp.models import Job, Order, WebhookEvent
+from tests.support.rq_worker import BurstWorker
+
+
+def _count(db, model, *where) -> int:
+    with db.session() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def _all_succeeded(db) -> bool:
+    with db.session() as s:
+        states = s.scalars(select(Job.state)).all()
+    return bool(states) and all(state == "succeeded" for state in states)
+
+
+@pytest.mark.slow
+def test_50_concurrent_copies_make_one_job_and_one_effect(web_server, signed_webhook, db, rq_worker):
+    server = web_server(workers=2)
+    hook = signed_webhook("orders/create")
+    barrier = threading.Barrier(50)
+
+    def deliver(_):
+        with requests.Session() as http:
+            barrier.wait(timeout=30)
+            return http.post(server.url + "/webhooks", data=hook.body, headers=hook.headers, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(deliver, range(50)))
+    assert statuses == [200] * 50
+    assert _count(db, WebhookEvent) == 1 and _count(db, Job) == 1
+    rq_worker(done=lambda: _all_succeeded(db))
+    with db.session() as s:
+        order = s.scalars(select(Order)).one()
+    assert order.applied_count == 1
+
+
+def test_webhook_is_committed_and_answered_200_while_redis_is_down(config, private_redis, signed_webhook, db):
+    app = create_app(config.with_overrides(REDIS_URL=private_redis.url))
+    private_redis.stop()
+    hooks = [signed_webhook("orders/create", payload={"id": i, "updated_at": "2026-11-24T10:00:00Z"})
+             for i in range(3)]
+    assert [h.post(app.test_client()).status_code for h in hooks] == [200, 200, 200]
+    assert _count(db, Job, Job.state == "queued") == 3
+    private_redis.start()
+    with app.app_context():
+        assert sweep(app, grace_seconds=0).enqueued == 3
+    BurstWorker(app).run_until(lambda: _all_succeeded(db))
+    assert _count(db, Order) == 3
+
+
+@pytest.mark.slow
+def test_redis_stopped_during_ingestion_loses_nothing_after_the_sweep(web_server, config, private_redis,
+                                                                      signed_webhook, db):
+    server = web_server(workers=2, env={"REDIS_URL": private_redis.url})
+    answered, stop = [], threading.Event()
+
+    def deliver():
+        with requests.Session() as http:
+            i = 0
+            while not stop.is_set() or i < 40:
+                hook = signed_webhook("orders/create", payload={"id": 1000 + i, "updated_at": "2026-11-24T10:00:00Z"})
+                response = http.post(server.url + "/webhooks", data=hook.body, headers=hook.headers, timeout=30)
+                answered.append((hook.webhook_id, response.status_code))
+                i += 1
+
+    sender = threading.Thread(target=deliver)
+    sender.start()
+    _wait(lambda: len(answered) >= 10)
+    private_redis.kill()
+    seen = len(answered)
+    _wait(lambda: len(answered) >= seen + 10)
+    private_redis.start()
+    stop.set()
+    sender.join(timeout=60)
+    accepted = {webhook_id for webhook_id, status in answered if status == 200}
+    assert len(accepted) == len(answered)  # Redis down never cost a delivery its 200
+    app = create_app(config.with_overrides(REDIS_URL=private_redis.url))
+    BurstWorker(app).run_until(lambda: _all_succeeded(db), sweep=True, timeout=60)
+    with db.session() as s:
+        assert set(s.scalars(select(Job.webhook_id)).all()) == accepted
+    assert _count(db, Order) == len(accepted)
+
+
+def test_database_that_cannot_commit_answers_503(config, signed_webhook, tmp_path, db):
+    broken = create_app(config.with_overrides(DATABASE_URL=f"sqlite:///{tmp_path / 'no-tables.sqlite3'}"))
+    response = signed_webhook("orders/create").post(broken.test_client())
+    assert response.status_code == 503
+    assert response.get_json()["result"] == "unavailable"
+
+
+def _wait(condition, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.02)
