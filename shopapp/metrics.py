@@ -47,7 +47,7 @@ def webhook_received(topic: str) -> None:
 
 
 def webhook_rejected(reason: str) -> None:
-    """A webhook got a non-2xx answer. `reason`: hmac, headers, json, too_large, method, shop, unavailable."""
+    """A webhook got a non-2xx answer. `reason`: a `webhooks.verify.Reason` value, or `unavailable` (503)."""
     _instruments().webhooks_rejected.labels(reason=reason).inc()
 
 
