@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import jwt
-from flask import Blueprint, abort, jsonify, send_file
+from flask import Blueprint, Response, abort, jsonify
 
 from shopapp import get_config
 from shopapp.config import DEV_SHOP
@@ -32,9 +32,9 @@ def _dev_mode_only():
 @bp.get("/app-bridge.js")
 def app_bridge():
     """The stand-in for `https://cdn.shopify.com/shopifycloud/app-bridge.js`."""
-    response = send_file(ASSETS / "app-bridge.js", mimetype="text/javascript", max_age=0)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    # Read per request (a few KB, dev only) so edits show up without a restart.
+    return Response((ASSETS / "app-bridge.js").read_bytes(), mimetype="text/javascript",
+                    headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/session-token")
