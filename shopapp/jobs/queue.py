@@ -62,11 +62,11 @@ def enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay: fl
     """
     queue = get_queue(app)
     rq_id = rq_job_id(job_id, version)
-    options = dict(job_id=rq_id, timeout=TASK_TIMEOUT_SECONDS, result_ttl=0, failure_ttl=86400)
+    options = dict(job_id=rq_id, result_ttl=0, failure_ttl=86400)
     if delay > 0:
-        queue.enqueue_in(timedelta(seconds=delay), TASK, job_id, **options)
+        queue.enqueue_in(timedelta(seconds=delay), TASK, job_id, job_timeout=TASK_TIMEOUT_SECONDS, **options)
     else:
-        queue.enqueue_call(TASK, args=(job_id,), pipeline=pipeline, **options)
+        queue.enqueue_call(TASK, args=(job_id,), timeout=TASK_TIMEOUT_SECONDS, pipeline=pipeline, **options)
     return rq_id
 
 

@@ -1,0 +1,72 @@
+"""Job kinds used only by tests (rq's "fixtures module of test jobs" pattern).
+
+Loaded in-process by importing this module, and by worker subprocesses with
+JOB_MODULES=tests.support.test_jobs.
+"""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select, update
+
+from shopapp.db import get_db
+from shopapp.jobs.kinds import JobContext, PermanentJobError, job_kind
+from shopapp.models import Job, Order
+
+
+@job_kind("test_fail_until")
+def fail_until(ctx: JobContext) -> str:
+    """Fails attempts before params["succeed_on"]."""
+    if ctx.attempt < ctx.params.get("succeed_on", 2):
+        raise RuntimeError(f"attempt {ctx.attempt} failed on purpose")
+    return f"succeeded on attempt {ctx.attempt}"
+
+
+@job_kind("test_always_fail")
+def always_fail(ctx: JobContext) -> str:
+    raise RuntimeError("boom")
+
+
+@job_kind("test_permanent")
+def permanent(ctx: JobContext) -> str:
+    raise PermanentJobError("the input can never work")
+
+
+@job_kind("test_progress")
+def progress(ctx: JobContext) -> str:
+    total = ctx.params.get("items", 10)
+    for done in range(1, total + 1):
+        ctx.check_cancelled()
+        time.sleep(ctx.params.get("sleep", 0))
+        ctx.report(done, total, f"{done} of {total}")
+    return f"{total} items"
+
+
+@job_kind("test_context")
+def echo_context(ctx: JobContext) -> str:
+    return f"{ctx.shop}|{ctx.kind}|{ctx.params}|{ctx.payload}|{ctx.topic}|{ctx.attempt}|{ctx.job_id}"
+
+
+@job_kind("test_slow_order")
+def slow_order(ctx: JobContext) -> str:
+    """Waits params["seconds"] (a worker may be killed meanwhile), then applies its effect once per success."""
+    deadline = time.monotonic() + ctx.params.get("seconds", 1.0)
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    order_id = ctx.params["order_id"]
+    order = ctx.session.scalars(select(Order).where(Order.shop_domain == ctx.shop,
+                                                    Order.order_id == order_id)).first()
+    if order is None:
+        order = Order(shop_domain=ctx.shop, order_id=order_id, applied_count=0)
+        ctx.session.add(order)
+    order.applied_count = (order.applied_count or 0) + 1
+    return f"applied by {ctx.worker_id}"
+
+
+@job_kind("test_lose_claim")
+def lose_claim(ctx: JobContext) -> str:
+    """Applies an effect, then another worker takes the job over before this one finishes."""
+    ctx.session.add(Order(shop_domain=ctx.shop, order_id=ctx.params.get("order_id", 1), applied_count=1))
+    with get_db(ctx.app).engine.begin() as conn:
+        conn.execute(update(Job).where(Job.id == ctx.job_id).values(claimed_by="another-worker"))
+    return "should not be recorded"
