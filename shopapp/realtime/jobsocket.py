@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections import deque
 from typing import Callable
@@ -18,7 +17,7 @@ from wsproto.connection import ConnectionState
 from wsproto.utilities import LocalProtocolError
 
 from shopapp.realtime import codes
-from shopapp.realtime.wire import LockedSocket, text_frame
+from shopapp.realtime.wire import guard, text_frame
 from shopapp.shopify.session_token import SessionIdentity, SessionTokenError
 
 log = logging.getLogger(__name__)
@@ -66,9 +65,9 @@ class JobSocket:
         # The reader thread of simple-websocket waits on ws.event too: one wake-up for "a client message
         # arrived", "an event was queued", and "the connection dropped".
         self._wake = ws.event
-        self._lock = threading.RLock()
-        self._raw = ws.sock
-        ws.sock = LockedSocket(ws.sock, self._lock)
+        guarded = guard(ws)
+        self._lock = guarded.lock
+        self._raw = guarded.raw
         if send_timeout:
             # A peer that cannot take a write for this long is gone; without a timeout its handler would
             # block forever. Safe for the reader too: with pings on, it only reads after select() said so.

@@ -18,7 +18,8 @@ from shopapp.db import get_db
 from shopapp.jobs.snapshot import job_snapshot
 from shopapp.models import Shop
 from shopapp.realtime import codes
-from shopapp.realtime.jobsocket import JobSocket
+from shopapp.realtime.jobsocket import CLOSE_WAIT_SECONDS, JobSocket
+from shopapp.realtime.wire import LINGER_SECONDS, guard
 from shopapp.shopify.session_token import SessionTokenError, verify_session_token
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,15 @@ def _no_compression():
 
 @sock.route("/ws/jobs", bp=bp)
 def jobs_socket(ws):
+    guard(ws)
+    try:
+        _serve(ws)
+    finally:
+        # Let the reader finish the close handshake (and drain) before the server closes the connection.
+        ws.thread.join(CLOSE_WAIT_SECONDS + LINGER_SECONDS)
+
+
+def _serve(ws) -> None:
     app = current_app._get_current_object()
     config = get_config(app)
     state = app.extensions["shopapp.realtime"]

@@ -8,8 +8,13 @@ writes take too, so frames from the two writers never interleave.
 """
 from __future__ import annotations
 
+import socket
 import struct
 import threading
+import time
+
+# How long closing waits for the peer's last bytes (its close reply, the rest of an oversized message).
+LINGER_SECONDS = 2.0
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -26,6 +31,13 @@ def text_frame(payload: bytes) -> bytes:
     else:
         header = struct.pack("!BBQ", 0x81, 127, size)
     return header + payload
+
+
+def guard(ws) -> "LockedSocket":
+    """Make every write of simple-websocket's `ws` whole and serialized; returns the wrapper."""
+    if not isinstance(ws.sock, LockedSocket):
+        ws.sock = LockedSocket(ws.sock, threading.RLock())
+    return ws.sock
 
 
 class LockedSocket:
@@ -53,7 +65,22 @@ class LockedSocket:
         return self.raw.fileno()
 
     def close(self) -> None:
-        self.raw.close()
+        """Close gracefully: send FIN after our close frame, then read what the peer still sends.
+
+        Closing a socket with unread input makes the kernel send a reset, and the peer may then lose our
+        close frame (a client whose oversized message was refused would see no 1009, only a reset).
+        """
+        try:
+            self.raw.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                self.raw.settimeout(left)
+                if not self.raw.recv(65536):
+                    break
+        except OSError:
+            pass
+        finally:
+            self.raw.close()
 
     def __getattr__(self, name):
         return getattr(self.raw, name)
