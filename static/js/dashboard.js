@@ -46,8 +46,8 @@ class Dashboard {
       url: wsUrl,
       getToken,
       shopFromToken,
-      onSnapshot: (jobs) => this.onSnapshot(jobs),
-      onJob: (job) => this.onJob(job),
+      onSnapshot: (jobs, seq) => this.onSnapshot(jobs, seq),
+      onJob: (job, seq) => this.onJob(job, seq),
       onStatus: (status) => this.showConnection(status),
       onShopChange: (shop) => this.onShopChange(shop),
     });
@@ -63,19 +63,22 @@ class Dashboard {
     if (shop === this.shop) return;
     // Never show one shop's jobs under another: forget everything and wait for the new snapshot.
     this.shop = shop;
+    delete this.root.dataset.seq;
     this.store.clear();
     this.loaded = false;
     this.render();
   }
 
-  onSnapshot(jobs) {
+  onSnapshot(jobs, seq) {
+    this.root.dataset.seq = String(seq); // the event seq the screen is current at (diagnostics, tests)
     this.store.replaceAll(jobs);
     this.loaded = true;
     this.render();
     if (this.filter) this.loadFiltered(this.filter);
   }
 
-  onJob(job) {
+  onJob(job, seq) {
+    this.root.dataset.seq = String(seq);
     const previous = this.store.applyEvent(job);
     this.renderJob(job);
     if (!previous || previous.state !== job.state) this.announce(job);
@@ -189,7 +192,7 @@ class Dashboard {
     const details = job.state === "failed" && job.error ? job.error : job.message || "";
     const focused = row.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     row.replaceChildren(
-      cell("Job", [text("span", "job-title", title), text("span", "subdued job-id", `#${job.id} · ${origin}`)]),
+      cell("Job", [group(text("span", "job-title", title), text("span", "subdued job-id", `#${job.id} · ${origin}`))]),
       cell("State", [badge(job.state)]),
       cell("Progress", [progress(job, title)]),
       cell("Attempts", [document.createTextNode(String(job.attempts))]),
@@ -267,6 +270,12 @@ function text(tag, className, content) {
   return el;
 }
 
+function group(...children) {
+  const el = document.createElement("div");
+  el.append(...children);
+  return el;
+}
+
 function cell(label, children, className = "") {
   const td = document.createElement("td");
   td.setAttribute("role", "cell");
@@ -332,6 +341,14 @@ function actionButton(action, label, ariaLabel) {
   button.textContent = label;
   button.setAttribute("aria-label", ariaLabel);
   return button;
+}
+
+// The admin hands the first token over in the URL; keep it out of the address bar, history and any
+// link the merchant copies (a reload without it goes through the bounce page and gets a fresh one).
+const address = new URL(window.location.href);
+if (address.searchParams.has("id_token")) {
+  address.searchParams.delete("id_token");
+  window.history.replaceState(window.history.state, "", address.pathname + address.search + address.hash);
 }
 
 new Dashboard($("dashboard")).start();
