@@ -41,15 +41,20 @@ query Products($first: Int!, $after: String) {
 def sync_products(ctx: JobContext) -> str:
     """Sync the shop's products into the Product projection, reporting "n of total"."""
     page_size = _page_size(ctx.params.get("page_size"))
+    done = total = 0
     try:
         with shopify_http_client(get_config(ctx.app)) as http:
             client = admin_client(ctx.app, ctx.shop, http)
-            ctx.check_cancelled()
+            _checkpoint(ctx)
             total = int(((client.query(PRODUCTS_COUNT_QUERY).get("productsCount") or {}).get("count")) or 0)
             ctx.report(0, total or None, f"0 of {total} products")
-            done = 0
-            for nodes in client.paginate(PRODUCTS_QUERY, "products", page_size=page_size):
-                ctx.check_cancelled()
+            pages = client.paginate(PRODUCTS_QUERY, "products", page_size=page_size)
+            while True:
+                _checkpoint(ctx)
+                nodes = next(pages, None)
+                if nodes is None:
+                    break
+                ctx.check_cancelled()  # also after the fetch: a cancel during a slow page stores nothing more
                 upsert_products(ctx.session, ctx.shop, nodes, utcnow())
                 done += len(nodes)
                 total = max(total, done)  # products created during the sync
@@ -61,6 +66,17 @@ def sync_products(ctx: JobContext) -> str:
             raise
         raise PermanentJobError(str(exc)) from None
     return f"Synced {done} of {total} products"
+
+
+def _checkpoint(ctx: JobContext) -> None:
+    """Stop if cancelled, and commit before talking to Shopify again.
+
+    No transaction may stay open across a network call: on SQLite an open write locks the whole database
+    (webhook ingestion, and the token renewal that writes the shop's row from another connection, would
+    wait on it), and the upserts of a page are worth keeping anyway.
+    """
+    ctx.check_cancelled()
+    ctx.session.commit()
 
 
 def upsert_products(session: Session, shop: str, nodes: list[dict], synced_at: datetime) -> None:

@@ -76,6 +76,7 @@ class FakeShopify:
         self.faults: list[Fault] = []
         self.invalid_subject_shops: set[str] = set()
         self.refresh_delay = 0.0      # widen the window in which concurrent refreshes could collide
+        self.page_delay = 0.0         # seconds before answering each products page (a slow, big shop)
         self.max_available, self.restore_rate = 1000.0, 50.0
         self._buckets: dict[str, tuple[float, float]] = {}   # shop -> (available, at)
         self._hold_products = threading.Event()
@@ -313,6 +314,8 @@ class FakeShopify:
                 self.counts["products_page"] += 1
             if served >= self._hold_after:
                 self._hold_products.wait(30)
+        if self.page_delay:
+            time.sleep(self.page_delay)
         first = max(1, min(250, int(variables.get("first", 10))))
         after = variables.get("after")
         start = int(base64.b64decode(after).decode().split(":")[1]) + 1 if after else 0
