@@ -101,6 +101,7 @@ def test_signed_webhook_appears_as_a_row_and_turns_succeeded_without_reload(open
     assert page.inner_text(row(page, webhook_id) + " .badge") == "Succeeded"
     assert "orders/create" in page.inner_text(row(page, webhook_id))
     assert page.evaluate("window.__sameDocument") is True
+    page.wait_for_function("document.getElementById('announcer').textContent.includes('succeeded')")
     assert log.errors == []
 
 
@@ -147,6 +148,63 @@ def test_page_resumes_after_the_server_restarts_with_no_missed_update(open_dashb
     wait_until(lambda: page.get_attribute("#dashboard", "data-seq") == str(publisher.current_seq(DEV_SHOP)),
                message="the page to be current at the shop's latest seq")
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_controls_have_names_and_roles_and_are_reachable_by_keyboard(open_dashboard, stack):
+    page, _log = open_dashboard()
+    webhook_id = send_webhook(stack, payload={"note": "no order id"})
+    page.wait_for_selector(row(page, webhook_id, "failed"))
+    assert page.get_by_role("heading", name="Jobs", level=1).is_visible()
+    assert page.get_by_role("button", name="Sync products").is_visible()
+    assert page.get_by_role("combobox", name="Show").is_visible()
+    assert page.get_by_role("status").filter(has_text="Live").is_visible()
+    assert page.get_by_role("table").get_by_role("row").count() == 2  # header + one job
+    assert page.get_by_role("button", name=f"Retry job {int(page.get_attribute(row(page, webhook_id), 'data-job-id'))}"
+                            " (orders/create)").is_visible()
+    focused = []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.id || document.activeElement.dataset.action"))
+    assert focused == ["sync-products", "state-filter", "retry"]
+
+
+def test_text_meets_wcag_aa_contrast(open_dashboard, stack):
+    page, _log = open_dashboard()
+    for payload in (None, {"note": "no order id"}):
+        send_webhook(stack, payload=payload)
+    page.wait_for_selector('#jobs-body tr[data-state="failed"]')
+    page.wait_for_selector('#jobs-body tr[data-state="succeeded"]')
+    audit = page.evaluate(CONTRAST_AUDIT, "h1, h2, th, td, .badge, .subdued, .job-error, .button, label, "
+                                          "#connection-text, select")
+    assert audit["checked"] > 20
+    assert audit["low"] == []
+
+
+# Contrast of each element's text against the first opaque background behind it (WCAG 2.x formula).
+CONTRAST_AUDIT = """selector => {
+  const rgb = value => (value.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const c = [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const background = el => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || c[3] === 1) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  let checked = 0;
+  for (const el of document.querySelectorAll(selector)) {
+    if (!el.offsetParent || !el.textContent.trim()) continue;
+    const fg = lum(rgb(getComputedStyle(el).color).slice(0, 3)), bg = lum(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    checked += 1;
+    if (!(ratio >= 4.5)) low.push(`${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}": ${ratio.toFixed(2)}`);
+  }
+  return {checked, low};
+}"""
 
 
 def test_dashboard_is_usable_at_phone_width(open_dashboard, stack, artifacts_dir):
