@@ -1,29 +1,40 @@
-"""Recording a verified delivery: WebhookEvent + Job in one transaction, then enqueue, then publish.
+"""Recording verified deliveries: WebhookEvent + Job committed in one transaction, then enqueued, then answered.
 
-The unique constraint on `webhook_events.webhook_id` decides duplicates (no read-then-write): the second
-of two concurrent copies fails its INSERT and is answered as a duplicate. Once the transaction committed
-the delivery is durable; a Redis failure afterwards is logged and the sweeper enqueues the job later.
+`record_deliveries` writes a batch of deliveries (one, or every delivery that arrived while the previous
+batch was being written, see `shopapp.webhooks.writer`) in ONE transaction: a multi-row
+`INSERT ... ON CONFLICT (webhook_id) DO NOTHING RETURNING` for the events, then one for their jobs.
+The unique constraint on `webhook_events.webhook_id` decides duplicates, never a read-then-write: a
+delivery whose row the constraint refused (a concurrent or earlier copy holds that webhook id) is a
+duplicate and creates nothing. After the commit every new job is put on RQ in one Redis pipeline; a
+Redis failure then is logged and the committed jobs wait for the sweeper. A failed commit raises
+`NotDurableError` (the endpoint answers 503 so Shopify retries).
 """
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional, Sequence
 
 import redis
 from flask import Flask
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from rq import Queue
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from shopapp.db import get_db
-from shopapp.jobs.queue import enqueue
-from shopapp.jobs.state import publish_job
-from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus
+from shopapp.jobs.queue import TASK, TASK_TIMEOUT_SECONDS, get_queue, rq_job_id
+from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
 from shopapp.webhooks.verify import Verification
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_KIND = "webhook"
+_EVENTS = WebhookEvent.__table__
+_JOBS = Job.__table__
 
 
 class IngestError(Exception):
@@ -36,7 +47,7 @@ class NotDurableError(IngestError):
 
 @dataclass(frozen=True)
 class Recorded:
-    """What became of a verified delivery."""
+    """What became of one verified delivery."""
 
     job_id: Optional[int]
     duplicate: bool
@@ -44,48 +55,110 @@ class Recorded:
 
 
 def record_webhook(app: Flask, delivery: Verification) -> Recorded:
-    """Commit the delivery and its job, then enqueue and publish it; a repeated webhook id creates nothing."""
-    db = get_db(app)
-    session = db.Session()
+    """Record one delivery (see `record_deliveries`)."""
+    return record_deliveries(app, [delivery])[0]
+
+
+def record_deliveries(app: Flask, deliveries: Sequence[Verification]) -> list[Recorded]:
+    """Commit the deliveries and their jobs in one transaction, then enqueue the new jobs.
+
+    Returns one `Recorded` per delivery, in order (a second copy of a webhook id in the same batch is a
+    duplicate). The new jobs are not published from here (that would cost a Redis call per job on the
+    hot path): the worker publishes each job as it claims it, and the sweeper publishes a job that
+    waits longer than its grace period, so an open page learns of every job either way.
+    """
+    jobs = _commit(app, deliveries)
+    enqueued = _enqueue(app, jobs) if jobs else False
+    results = []
+    for delivery in deliveries:
+        job = jobs.pop(delivery.webhook_id, None)
+        results.append(Recorded(job[0], False, enqueued) if job is not None else Recorded(None, True))
+    return results
+
+
+def _commit(app: Flask, deliveries: Sequence[Verification]) -> dict[str, tuple[int, Verification]]:
+    """INSERT the events and jobs in one transaction; returns (job id, delivery) by webhook id."""
+    now = utcnow()
+    rows, seen = [], set()
+    for d in deliveries:
+        if d.webhook_id in seen:
+            continue
+        seen.add(d.webhook_id)
+        rows.append({"webhook_id": d.webhook_id, "event_id": d.event_id, "topic": d.topic,
+                     "shop_domain": d.shop, "api_version": d.api_version, "triggered_at": d.triggered_at,
+                     "received_at": now, "payload": d.payload, "status": WebhookStatus.RECEIVED.value})
+    by_id = {d.webhook_id: d for d in deliveries}
+    engine = get_db(app).engine
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    max_attempts = app.config["JOB_MAX_ATTEMPTS"]
     try:
-        event = WebhookEvent(webhook_id=delivery.webhook_id, event_id=delivery.event_id, topic=delivery.topic,
-                             shop_domain=delivery.shop, api_version=delivery.api_version,
-                             triggered_at=delivery.triggered_at, payload=delivery.payload,
-                             status=WebhookStatus.RECEIVED.value)
-        job = Job(shop_domain=delivery.shop, kind=WEBHOOK_KIND, topic=delivery.topic,
-                  webhook_id=delivery.webhook_id, webhook_event=event, state=JobState.QUEUED.value,
-                  max_attempts=app.config["JOB_MAX_ATTEMPTS"], message="queued", params={})
-        session.add(event)
-        session.add(job)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            if _exists(session, delivery.webhook_id):
-                return Recorded(job_id=None, duplicate=True)
-            raise NotDurableError("integrity error that is not a duplicate webhook id") from None
-        except SQLAlchemyError as exc:
-            session.rollback()
-            raise NotDurableError(type(exc).__name__) from exc
-    except SQLAlchemyError as exc:  # e.g. the duplicate check itself failed: the database is unreachable
+        with _serialized(engine), engine.begin() as conn:
+            # executemany: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from one cached compile.
+            events = {webhook_id: event_id for event_id, webhook_id in conn.execute(_insert_events(insert), rows)}
+            if not events:
+                return {}
+            job_rows = []
+            for webhook_id, event_id in events.items():
+                d = by_id[webhook_id]
+                job_rows.append({"shop_domain": d.shop, "kind": WEBHOOK_KIND, "topic": d.topic,
+                                 "webhook_id": webhook_id, "webhook_event_id": event_id,
+                                 "state": JobState.QUEUED.value, "progress": 0, "message": "queued",
+                                 "attempts": 0, "max_attempts": max_attempts, "params": {},
+                                 "cancel_requested": False, "version": 1, "published_version": 0,
+                                 "created_at": now, "updated_at": now})
+            job_ids = {event_id: job_id for job_id, event_id in conn.execute(_INSERT_JOBS, job_rows)}
+    except SQLAlchemyError as exc:
         raise NotDurableError(type(exc).__name__) from exc
-    finally:
-        session.close()
-    enqueued = True
+    return {row["webhook_id"]: (job_ids[row["webhook_event_id"]], by_id[row["webhook_id"]]) for row in job_rows}
+
+
+@contextmanager
+def _serialized(engine: Engine) -> Iterator[None]:
+    """On SQLite, queue the web processes' write transactions on an OS file lock.
+
+    SQLite lets one writer in at a time; a process that finds the database locked sleeps in SQLite's
+    busy handler (1, 2, 5, 10 ... ms), and under gevent that sleep stalls every request of the process.
+    flock() instead wakes the next writer the moment the lock is released.
+    """
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    fd = _LOCK_FILES.get(path)
+    if fd is None:
+        fd = _LOCK_FILES[path] = os.open(path + ".ingest-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        enqueue(app, job.id)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_LOCK_FILES: dict[str, int] = {}
+_INSERT_JOBS = _JOBS.insert().returning(_JOBS.c.id, _JOBS.c.webhook_event_id)
+_INSERT_EVENTS = {}
+
+
+def _insert_events(insert):
+    stmt = _INSERT_EVENTS.get(insert)
+    if stmt is None:
+        stmt = _INSERT_EVENTS[insert] = (insert(_EVENTS).on_conflict_do_nothing(index_elements=["webhook_id"])
+                                         .returning(_EVENTS.c.id, _EVENTS.c.webhook_id))
+    return stmt
+
+
+def _enqueue(app: Flask, jobs: dict[str, tuple[int, Verification]]) -> bool:
+    """Put the committed jobs on RQ in one pipeline; False (logged) when Redis is unreachable."""
+    queue = get_queue(app)
+    data = [Queue.prepare_data(TASK, args=(job_id,), job_id=rq_job_id(job_id), timeout=TASK_TIMEOUT_SECONDS,
+                               result_ttl=0, failure_ttl=86400) for job_id, _ in jobs.values()]
+    try:
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many(data, pipeline=pipe)
+            pipe.execute()
+        return True
     except redis.RedisError as exc:
-        enqueued = False
-        log.warning("webhook committed but not enqueued (the sweeper will): %s", type(exc).__name__,
-                    extra=_extra(delivery, job.id))
-    if enqueued:
-        publish_job(app, None, job)  # the worker's first change records published_version
-    return Recorded(job_id=job.id, duplicate=False, enqueued=enqueued)
-
-
-def _exists(session, webhook_id: str) -> bool:
-    return session.scalar(select(WebhookEvent.id).where(WebhookEvent.webhook_id == webhook_id)) is not None
-
-
-def _extra(delivery: Verification, job_id: Optional[int] = None) -> dict:
-    return {"shop": delivery.shop, "topic": delivery.topic, "webhook_id": delivery.webhook_id, "job_id": job_id}
+        for job_id, d in jobs.values():
+            log.warning("webhook committed but not enqueued (the sweeper will): %s", type(exc).__name__,
+                        extra={"shop": d.shop, "topic": d.topic, "webhook_id": d.webhook_id, "job_id": job_id})
+        return False

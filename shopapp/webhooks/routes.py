@@ -12,7 +12,8 @@ import logging
 from flask import Blueprint, Flask, Response, current_app, request
 
 from shopapp import get_config
-from shopapp.webhooks.ingest import NotDurableError, record_webhook
+from shopapp.webhooks.ingest import NotDurableError
+from shopapp.webhooks.writer import record
 from shopapp.webhooks.verify import STATUS, Reason, verify_webhook
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def receive_webhook():
         return _answer(delivery.reason, delivery.detail)
     extra = {"shop": delivery.shop, "topic": delivery.topic, "webhook_id": delivery.webhook_id}
     try:
-        recorded = record_webhook(app, delivery)
+        recorded = record(app, delivery)
     except NotDurableError as exc:
         log.error("webhook not recorded (503, Shopify will retry): %s", exc, extra=extra)
         return _json(503, "unavailable", "could not record the delivery; retry later")
