@@ -47,7 +47,8 @@ def redis_url(redis_server) -> str:
 @pytest.fixture
 def redis(redis_server) -> redis_lib.Redis:
     """A client of the session Redis, emptied before each test."""
-    client = redis_lib.Redis.from_url(redis_server.url)
+    # redis-py 8 defaults to a 5 s socket timeout, which would cut blocking calls (BLPOP) in tests short.
+    client = redis_lib.Redis.from_url(redis_server.url, socket_timeout=120)
     client.flushall()
     yield client
     client.close()
