@@ -128,18 +128,19 @@ def test_a_slow_reader_still_gets_every_frame_whole(web_server, session_token, p
 
 def test_a_client_that_falls_behind_is_closed_with_1013_and_resyncs_with_since(web_server, session_token, publisher):
     server = web_server(env={"WS_QUEUE_SIZE": "50", "EVENT_LOG_SIZE": "10000"})
-    received, closes = [], []
-    with connect(server, session_token(), sockopt=SMALL_BUFFER) as ws:
-        ws.recv_json()
-        seqs = _publish(publisher, 5000, message="m" * 400)
+    token = session_token()
+    _publish(publisher, 1)
+    received = []
+    with connect(server, token, sockopt=SMALL_BUFFER) as ws:
+        received.append(ws.recv_json()["seq"])  # the snapshot's
+        seqs = [received[0]] + _publish(publisher, 5000, message="m" * 2000, first_id=2)
         try:
-            while True:
+            while True:  # what arrives before the close is whole and in order
                 received.append(ws.recv_json(timeout=60)["seq"])
         except ClosedError as closed:
-            closes.append(closed.code)
-    assert closes == [1013]
-    with connect(server, session_token(), since=received[-1]) as ws:
-        while received[-1] != seqs[-1]:
+            assert closed.code == 1013
+    with connect(server, token, since=received[-1]) as ws:  # like a page: resync from its last seq
+        while not received or received[-1] != seqs[-1]:
             received.append(ws.recv_json(timeout=60)["seq"])
     assert received == seqs
 
