@@ -1,0 +1,87 @@
+"""The per-process Redis subscriber: one subscription per web process; after a gap it reconnects and its
+sockets resync, so nothing published meanwhile is missed."""
+import time
+
+import redis as redis_lib
+
+from shopapp import keys
+from shopapp.jobs.events import EventPublisher
+from tests.support.signing import DEFAULT_SHOP
+from tests.support.ws_client import connect
+
+
+def _job(job_id):
+    return {"id": job_id, "kind": "webhook", "state": "running"}
+
+
+def _pubsub_clients(client):
+    return [c for c in client.client_list() if int(c.get("psub", 0)) or int(c.get("sub", 0))]
+
+
+def test_one_subscription_per_web_process_whatever_the_number_of_sockets(web_server, session_token, redis):
+    server = web_server(workers=1)
+    clients = [connect(server, session_token(shop=f"shop-{i}.myshopify.com")) for i in range(5)]
+    try:
+        for ws in clients:
+            ws.recv_json()
+        subscribers = _pubsub_clients(redis)
+        assert len(subscribers) == 1
+        assert subscribers[0]["psub"] == "1" and subscribers[0]["sub"] == "1"
+    finally:
+        for ws in clients:
+            ws.close()
+
+
+def test_events_published_while_the_subscription_was_down_are_replayed(web_server, session_token, redis):
+    publisher = EventPublisher(redis)
+    server = web_server()
+    first = publisher.publish(DEFAULT_SHOP, _job(1), 1)
+    with connect(server, session_token()) as ws:
+        assert ws.recv_json()["seq"] == first
+        redis.client_kill_filter(_type="pubsub")
+        missed = [publisher.publish(DEFAULT_SHOP, _job(i), 1) for i in range(2, 12)]
+        received = ws.recv_until(lambda m: m.get("seq") == missed[-1], timeout=30)
+        assert [m["seq"] for m in received if m["type"] == "job"] == missed
+        assert all(m["type"] == "job" for m in received)
+    deadline = time.monotonic() + 10
+    while not _pubsub_clients(redis) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_pubsub_clients(redis)) == 1  # reconnected, not duplicated
+
+
+def test_after_redis_restarted_empty_the_socket_gets_a_fresh_snapshot(web_server, session_token, private_redis):
+    server = web_server(env={"REDIS_URL": private_redis.url})
+    client = redis_lib.Redis.from_url(private_redis.url)
+    try:
+        publisher = EventPublisher(client)
+        with connect(server, session_token()) as ws:
+            ws.recv_json()
+            before = publisher.publish(DEFAULT_SHOP, _job(1), 1)
+            assert ws.recv_json()["seq"] == before
+            private_redis.restart()  # no persistence: every key is gone, the counter is re-seeded
+            after = publisher.publish(DEFAULT_SHOP, _job(2), 2)
+            assert after > before
+            # Either the live event or a resync snapshot at least as new: the page is never left stale.
+            ws.recv_until(lambda m: (m["type"] == "job" and m["seq"] == after)
+                          or (m["type"] == "snapshot" and m["seq"] >= after), timeout=30)
+    finally:
+        client.close()
+
+
+def test_a_socket_opened_while_redis_is_down_is_closed_with_1013(web_server, session_token, private_redis):
+    server = web_server(env={"REDIS_URL": private_redis.url})
+    private_redis.stop()
+    with connect(server, session_token()) as ws:
+        assert ws.expect_close(timeout=30) == 1013
+
+
+def test_a_malformed_control_message_is_ignored_and_the_subscriber_lives_on(web_server, session_token, redis):
+    publisher = EventPublisher(redis)
+    server = web_server()
+    with connect(server, session_token()) as ws:
+        ws.recv_json()
+        redis.publish(keys.shop_control_channel(), b"{not json")
+        redis.publish(keys.shop_control_channel(), b'{"type": "reboot"}')
+        seq = publisher.publish(DEFAULT_SHOP, _job(1), 1)
+        assert ws.recv_json()["seq"] == seq
+    assert "malformed control message" in server.output()
