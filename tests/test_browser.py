@@ -6,6 +6,8 @@ session tokens for the dev shop; everything else is production code.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import requests
@@ -105,6 +107,19 @@ def test_signed_webhook_appears_as_a_row_and_turns_succeeded_without_reload(open
     assert log.errors == []
 
 
+def test_webhook_trigger_command_shows_up_on_the_dev_page(open_dashboard, stack, app_env):
+    """What the README tells a new developer to do: open the page, run the trigger command, watch."""
+    page, log = open_dashboard()
+    command = [sys.executable, "-m", "shopapp", "webhook", "trigger", "orders/create",
+               "--address", stack.url + "/webhooks"]
+    result = subprocess.run(command, env=dict(app_env, SHOPAPP_DEV="1"), capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    page.wait_for_selector('#jobs-body tr[data-state="succeeded"]')
+    assert "orders/create" in page.inner_text("#jobs-body")
+    assert log.errors == []
+
+
 def test_failed_job_shows_its_error_and_can_be_retried_from_the_keyboard(open_dashboard, stack):
     page, _log = open_dashboard()
     # A delivery the orders handler rejects for good: it fails on its first attempt.
@@ -148,6 +163,16 @@ def test_page_resumes_after_the_server_restarts_with_no_missed_update(open_dashb
     wait_until(lambda: page.get_attribute("#dashboard", "data-seq") == str(publisher.current_seq(DEV_SHOP)),
                message="the page to be current at the shop's latest seq")
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_states_use_polaris_badges_when_polaris_is_loaded(open_dashboard, stack):
+    # Polaris' CDN is out of reach here: an empty <s-badge> element stands in for the real one.
+    define = "customElements.define('s-badge', class extends HTMLElement {})"
+    page, log = open_dashboard(before_load=lambda p: p.add_init_script(define))
+    webhook_id = send_webhook(stack)
+    badge = page.wait_for_selector(row(page, webhook_id, "succeeded") + ' s-badge[tone="success"]')
+    assert badge.inner_text() == "Succeeded"
+    assert log.errors == []
 
 
 def test_controls_have_names_and_roles_and_are_reachable_by_keyboard(open_dashboard, stack):

@@ -290,7 +290,8 @@ function badge(state) {
   const polaris = window.customElements && window.customElements.get("s-badge");
   const el = document.createElement(polaris ? "s-badge" : "span");
   if (polaris) el.setAttribute("tone", STATE_TONES[state] || "neutral");
-  el.className = `badge badge-${state}`;
+  // Polaris draws its own badge; the `badge` classes are the look without it.
+  el.className = polaris ? "state-badge" : `badge badge-${state}`;
   el.textContent = STATE_LABELS[state] || state;
   return el;
 }
