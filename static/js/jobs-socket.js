@@ -15,10 +15,11 @@ export class JobsSocket {
   constructor({
     url, getToken, shopFromToken, onSnapshot, onJob, onStatus, onShopChange = () => {},
     refreshMs = 40000, baseDelayMs = 500, maxDelayMs = 30000, healthyAfterMs = 5000, random = Math.random,
+    WebSocketImpl = window.WebSocket,
   }) {
     Object.assign(this, {
       url, getToken, shopFromToken, onSnapshot, onJob, onStatus, onShopChange,
-      refreshMs, baseDelayMs, maxDelayMs, healthyAfterMs, random,
+      refreshMs, baseDelayMs, maxDelayMs, healthyAfterMs, random, WebSocketImpl,
     });
     this.ws = null;
     this.shop = null;
@@ -74,7 +75,7 @@ export class JobsSocket {
     }
     const params = new URLSearchParams({ id_token: token });
     if (this.lastSeq !== null) params.set("since", String(this.lastSeq));
-    const ws = new WebSocket(`${this.url}?${params}`);
+    const ws = new this.WebSocketImpl(`${this.url}?${params}`);
     this.ws = ws;
     ws.onopen = () => this._onOpen(ws);
     ws.onmessage = (event) => this._onMessage(ws, event);
@@ -162,7 +163,7 @@ export class JobsSocket {
     } catch (_error) {
       return; // try again at the next tick; the server allows a grace period
     }
-    if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return;
+    if (ws !== this.ws || ws.readyState !== 1 /* OPEN */) return;
     if (this.shopFromToken(token) !== this.shop) {
       this._resync(); // App Bridge now speaks for another shop: reconnect (and forget) with its token
       return;
