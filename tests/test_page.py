@@ -154,3 +154,26 @@ def test_token_signed_with_the_previous_secret_is_accepted_during_a_rotation(app
 def test_other_html_pages_keep_frame_ancestors_none(client):
     response = client.get("/patch-id-token")
     assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+
+
+def test_first_open_of_the_app_exchanges_the_session_token_for_an_offline_token(app_env, db, redis, fake_shopify,
+                                                                               session_token):
+    from shopapp import create_app
+    from shopapp.config import Config
+    from tests.support.shop_tokens import stored
+
+    config = Config.from_env(dict(app_env, SHOPIFY_ADMIN_ORIGIN=fake_shopify.url)).with_overrides(TESTING=True)
+    client = create_app(config).test_client()
+    assert page(client, session_token()).status_code == 200
+    assert stored(db, DEFAULT_SHOP) is not None
+    assert page(client, session_token()).status_code == 200
+    assert fake_shopify.count("token_exchange") == 1  # the second open finds the token
+
+
+def test_page_still_opens_when_shopify_cannot_be_reached_for_the_token_exchange(client, session_token, caplog):
+    # The test settings point SHOPIFY_ADMIN_ORIGIN at a closed port.
+    token = session_token()
+    response = page(client, token)
+    assert response.status_code == 200
+    assert "token exchange on page load failed" in caplog.text
+    assert token not in caplog.text

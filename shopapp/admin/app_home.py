@@ -33,6 +33,7 @@ class AppHomeResult:
     status: int
     headers: dict
     body: str = ""
+    id_token: str | None = None
 
     @property
     def verified(self) -> bool:
@@ -63,7 +64,7 @@ def verify_document_request(request: Request, config: Config) -> AppHomeResult:
         return AppHomeResult(None, bounce.status, _relative_location(bounce.headers))
     headers = dict(result.response.headers)
     headers["Content-Security-Policy"] = frame_ancestors(identity.shop)
-    return AppHomeResult(identity.shop, 200, headers)
+    return AppHomeResult(identity.shop, 200, headers, id_token=result.id_token.token)
 
 
 def bounce_page(request: Request, config: Config) -> AppHomeResult:

@@ -9,15 +9,20 @@ Flow of a document request to `/`:
 """
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
+import redis
 from flask import Blueprint, Response, redirect, render_template, request
 
 from shopapp import get_config
 from shopapp.admin import app_home
+from shopapp.admin.session import ensure_offline_token
 from shopapp.config import DEV_SHOP
+from shopapp.shopify.errors import ReauthorizationRequiredError, TokenRequestError
 
 bp = Blueprint("page", __name__)
+log = logging.getLogger(__name__)
 
 APP_BRIDGE_CDN = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 POLARIS_CDN = "https://cdn.shopify.com/shopifycloud/polaris.js"
@@ -33,6 +38,7 @@ def index():
     result = app_home.verify_document_request(request, config)
     if not result.verified:
         return Response(result.body, status=result.status, headers=result.headers)
+    _ensure_offline_token(config, result.shop, result.id_token)
     html = render_template("index.html", shop=result.shop, **_scripts(config))
     response = Response(html, status=200, mimetype="text/html", headers=result.headers)
     response.headers["Cache-Control"] = "no-store"  # the page is per shop and per session
@@ -58,6 +64,19 @@ def bounce():
     response = Response(body, status=200, mimetype="text/html", headers=result.headers)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _ensure_offline_token(config, shop: str, id_token: str) -> None:
+    """A new or reinstalled shop gets its offline token when the merchant first opens the app (token
+    exchange), so that webhooks and merchant jobs can call the Admin API from then on."""
+    if config.DEV_MODE and not config.SHOPIFY_ADMIN_ORIGIN:
+        return  # the dev shop exists nowhere: there is no Shopify to exchange its tokens with
+    try:
+        ensure_offline_token(shop, id_token)
+    except (ReauthorizationRequiredError, TokenRequestError, redis.RedisError) as exc:
+        # The page works without it, and bouncing on a refusal could loop; /api retries on its next
+        # request and asks App Bridge for a new session token when Shopify refuses this one.
+        log.warning("token exchange on page load failed: %s", type(exc).__name__, extra={"shop": shop})
 
 
 def _open_in_admin(config) -> Response:
