@@ -1,0 +1,81 @@
+"""Scale-out: two web processes and two worker processes on one Redis and one database.
+
+Webhooks go to both web processes (as a load balancer would send them), pages hold sockets on both, and
+every job event must reach every socket of its shop exactly once: counted per socket, compared with what
+was published (the shop's event log in Redis) and with what the database holds.
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from shopapp import keys
+from shopapp.models import Job, JobState, Order, WebhookEvent
+from tests.support.live_client import LiveClient
+from tests.support.shopify_sender import ShopifySender
+from tests.support.signing import build_webhook, fixture_payload
+
+SHOPS = ("alpha-shop.myshopify.com", "beta-shop.myshopify.com")
+
+
+def order_webhooks(secret: str, shop: str, first_id: int, count: int) -> list:
+    base = fixture_payload("orders/create")
+    return [build_webhook("orders/create", secret, shop=shop, payload=dict(base, id=first_id + i))
+            for i in range(count)]
+
+
+def count_rows(db, model, *where) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def published_seqs(redis_client, shop: str, after: int) -> list[int]:
+    """The seqs the workers and web processes published for `shop` after `after` (the replay log)."""
+    return [int(score) for _, score in
+            redis_client.zrangebyscore(keys.shop_event_log(shop), after + 1, "+inf", withscores=True)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_every_event_reaches_every_socket_once_across_two_web_and_two_worker_processes(
+        web_server, worker_process, app_env, db, redis, session_token):
+    webs = [web_server(), web_server()]
+    workers = [worker_process(), worker_process()]
+    clients = []
+    try:
+        for shop in SHOPS:
+            token = session_token(shop=shop, expires_in=600)
+            for index, web in enumerate(webs * 2):  # two sockets per shop on each web process
+                clients.append(LiveClient([web.ws_url], token, reconnect=False, name=f"{shop}#{index}").start())
+        webhooks = [hook for n, shop in enumerate(SHOPS)
+                    for hook in order_webhooks(app_env["SHOPIFY_API_SECRET"], shop, 1000 * (n + 1), 100)]
+        report = ShopifySender([w.url + "/webhooks" for w in webs], concurrency=8).send_all(webhooks)
+        assert report.accepted == len(webhooks) == 200, report.outcomes
+
+        for client in clients:  # every socket sees every job of its shop succeed
+            client.wait_for(lambda c: len(c.count("succeeded")) == 100, timeout=90)
+
+        # The database: one event, one job and one effect per webhook.
+        assert count_rows(db, WebhookEvent) == 200
+        assert count_rows(db, Job) == 200
+        assert count_rows(db, Job, Job.state == JobState.SUCCEEDED.value) == 200
+        with db.session() as session:
+            assert session.scalars(select(Order.applied_count)).all() == [1] * 200
+
+        for client in clients:
+            shop = client.name.split("#")[0]
+            seqs = client.seqs()
+            start = client.snapshots[0]["seq"] or seqs[0] - 1  # seq 0: the counter was seeded after it
+            # Exactly once each, in order, no gap, and exactly what was published for the shop.
+            assert not client.gaps, (client.name, client.gaps)
+            assert seqs == list(range(start + 1, start + 1 + len(seqs)))
+            assert seqs == published_seqs(redis, shop, start)
+            assert set(client.count("succeeded").values()) == {1}
+            assert all(event["job"]["webhook_id"] in {h.webhook_id for h in webhooks if h.shop == shop}
+                       for event in client.events)  # no other shop's job
+            assert len(client.snapshots) == 1 and client.connects == 1
+        for web in webs + workers:
+            assert web.alive()
+    finally:
+        for client in clients:
+            client.close()
