@@ -52,8 +52,11 @@ def stack(start_stack):
 
 
 @pytest.fixture
-def open_dashboard(browser, request):
-    """open_dashboard(width=1280, server=stack) -> (page, log): the dashboard, connected live."""
+def open_dashboard(browser, request, web_server, worker_process):
+    """open_dashboard(width=1280, server=stack) -> (page, log): the dashboard, connected live.
+
+    Depends on the process fixtures so that its pages close before the servers stop (a server with no
+    open sockets stops at once)."""
     contexts = []
 
     def open_(width: int = 1280, height: int = 800, server=None, before_load=None):
