@@ -18,9 +18,7 @@ const $ = (id) => document.getElementById(id);
 class Dashboard {
   constructor(root) {
     this.root = root;
-    this.pageShop = root.dataset.shop;
-    this.shop = this.pageShop;
-    this.devMode = root.dataset.devMode === "1";
+    this.shop = root.dataset.shop; // verified by the server for this document
     this.store = new JobsStore();
     this.filter = "";
     this.loaded = false;
@@ -63,6 +61,8 @@ class Dashboard {
     if (shop === this.shop) return;
     // Never show one shop's jobs under another: forget everything and wait for the new snapshot.
     this.shop = shop;
+    this.root.dataset.shop = shop;
+    $("shop-name").textContent = shop;
     delete this.root.dataset.seq;
     this.store.clear();
     this.loaded = false;
