@@ -14,9 +14,9 @@ import requests
 
 from shopapp.config import DEV_SHOP
 from shopapp.jobs.events import EventPublisher
-from tests.conftest import API_SECRET, chromium_path
+from tests.conftest import API_KEY, API_SECRET, chromium_path
 from tests.support.browser import PageLog, launch_chromium, wait_until
-from tests.support.signing import build_webhook
+from tests.support.signing import build_session_token, build_webhook
 
 CHROMIUM = chromium_path()
 if CHROMIUM is None:
@@ -79,8 +79,8 @@ def open_dashboard(browser, request, web_server, worker_process):
         context.close()
 
 
-def send_webhook(server, topic="orders/create", payload=None) -> str:
-    hook = build_webhook(topic, API_SECRET, shop=DEV_SHOP, payload=payload)
+def send_webhook(server, topic="orders/create", payload=None, shop=DEV_SHOP) -> str:
+    hook = build_webhook(topic, API_SECRET, shop=shop, payload=payload)
     response = requests.post(server.url + "/webhooks", data=hook.body, headers=hook.headers, timeout=10)
     assert response.status_code == 200, response.text
     return hook.webhook_id
@@ -166,6 +166,27 @@ def test_page_resumes_after_the_server_restarts_with_no_missed_update(open_dashb
     wait_until(lambda: page.get_attribute("#dashboard", "data-seq") == str(publisher.current_seq(DEV_SHOP)),
                message="the page to be current at the shop's latest seq")
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_when_app_bridge_speaks_for_another_shop_the_page_shows_only_that_shops_jobs(open_dashboard, stack):
+    other_shop = "other-shop.myshopify.com"
+    sockets = []
+
+    def passthrough(ws):
+        sockets.append(ws)
+        ws.connect_to_server()  # no handlers: frames pass through unchanged
+
+    page, log = open_dashboard(before_load=lambda p: p.route_web_socket("**/ws/jobs*", passthrough))
+    mine = send_webhook(stack)
+    page.wait_for_selector(row(page, mine, "succeeded"))
+    theirs = send_webhook(stack, shop=other_shop)
+    other_token = build_session_token(API_KEY, API_SECRET, shop=other_shop, expires_in=300)
+    page.evaluate("token => { window.shopify.idToken = async () => token; }", other_token)
+    sockets[-1].close(code=1001, reason="going away")
+    page.wait_for_selector(row(page, theirs, "succeeded"))
+    assert page.locator(row(page, mine)).count() == 0
+    assert page.inner_text("#shop-name") == other_shop
+    assert log.errors == []
 
 
 def test_states_use_polaris_badges_when_polaris_is_loaded(open_dashboard, stack):
