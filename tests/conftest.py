@@ -147,9 +147,11 @@ def app(config):
 
 def dispose_app(application) -> None:
     """Close the app's database pool and Redis client (pytest turns unclosed ones into errors)."""
+    from shopapp import realtime
     from shopapp.db import get_db
     from shopapp.redis_client import get_redis
 
+    realtime.close(application)
     get_db(application).dispose()
     get_redis(application).close()
 

@@ -30,6 +30,8 @@ BACKOFF_INITIAL_SECONDS = 0.2
 BACKOFF_MAX_SECONDS = 5.0
 # How long get_message waits before the loop looks at its stop flag again.
 POLL_SECONDS = 1.0
+# How often socket token deadlines (expiry + WS_TOKEN_GRACE_SECONDS) are checked.
+DEADLINE_CHECK_SECONDS = 1.0
 
 _CHANNEL_HEAD, _CHANNEL_TAIL = keys.shop_events_channel("\0").encode().split(b"\0")
 _HUBS: "weakref.WeakSet[Hub]" = weakref.WeakSet()
@@ -47,6 +49,8 @@ class Hub:
         self._ready = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._deadlines: threading.Thread | None = None
+        self._deadlines_pid: int | None = None
         self._pid: int | None = None
         _HUBS.add(self)
 
@@ -90,6 +94,11 @@ class Hub:
             self._stopped.clear()
             self._thread = threading.Thread(target=self._run, name="shopapp-realtime-hub", daemon=True)
             self._thread.start()
+            if self._deadlines is None or not self._deadlines.is_alive() or self._deadlines_pid != pid:
+                self._deadlines = threading.Thread(target=self._watch_deadlines, name="shopapp-realtime-deadlines",
+                                                   daemon=True)
+                self._deadlines_pid = pid
+                self._deadlines.start()
 
     def wait_ready(self, timeout: float) -> bool:
         """True once subscribed (events published from now on reach registered sockets)."""
@@ -102,9 +111,9 @@ class Hub:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the subscriber (tests, shutdown)."""
         self._stopped.set()
-        thread = self._thread
-        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(timeout)
+        for thread in (self._thread, self._deadlines):
+            if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+                thread.join(timeout)
 
     def shutdown(self, code: int = codes.GOING_AWAY, wait: float = 0.0) -> None:
         """Close every socket with `code` (1001 on server shutdown); refuse new ones; wait for them."""
@@ -151,6 +160,13 @@ class Hub:
                 pubsub.close()
                 client.close()
         self._ready.clear()
+
+    def _watch_deadlines(self) -> None:
+        # One timer for the whole process instead of one per socket.
+        while not self._stopped.wait(DEADLINE_CHECK_SECONDS):
+            now = time.time()
+            for sock in self.sockets():
+                sock.check_expiry(now)
 
     def _subscribe(self, pubsub) -> None:
         pubsub.psubscribe(keys.all_events_pattern())

@@ -91,6 +91,11 @@ class JobSocket:
         self._resync = True
         self._wake.set()
 
+    def check_expiry(self, now: float) -> None:
+        """Close with 4401 if the last valid token expired more than the grace period ago."""
+        if now >= self._deadline:
+            self.close_soon(codes.UNAUTHORIZED, "session token expired")
+
     def close_soon(self, code: int, reason: str) -> None:
         """Ask the handler to close with `code` (uninstall, shutdown)."""
         if self._pending_close is None:
@@ -103,10 +108,11 @@ class JobSocket:
         """Run until the client leaves or the socket is closed; return the close code sent (or None)."""
         self._sync(since)
         while True:
-            remaining = self._deadline - time.time()
-            if remaining <= 0:
+            if time.time() >= self._deadline:
                 return self.close(codes.UNAUTHORIZED, "session token expired")
-            self._wake.wait(remaining)
+            # No timeout here: a timer per socket costs memory at 10,000 sockets; the hub's deadline
+            # watcher wakes sockets whose token ran out (check_expiry).
+            self._wake.wait()
             self._wake.clear()
             if self._pending_close is not None:
                 return self.close(*self._pending_close)

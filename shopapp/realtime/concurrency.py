@@ -1,0 +1,44 @@
+"""Threads or greenlets: what each socket's reader runs in, chosen by how the process was started.
+
+Under gunicorn's gevent worker `threading` is monkey-patched, and simple-websocket would start a patched
+`threading.Thread` per socket: a Thread object with its locks and Event on top of the greenlet. A bare
+gevent Greenlet does the same job for a fraction of the memory, which counts at thousands of sockets.
+"""
+from __future__ import annotations
+
+
+def running_under_gevent() -> bool:
+    """True when gevent has monkey-patched `threading` in this process (gunicorn's gevent worker)."""
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return False
+    return monkey.is_module_patched("threading")
+
+
+class GreenletThread:
+    """The part of `threading.Thread` that simple-websocket uses (start, join, is_alive, name), on a Greenlet."""
+
+    __slots__ = ("_target", "_greenlet", "name")
+
+    def __init__(self, target, name: str = "simple_websocket.reader"):
+        self._target = target
+        self._greenlet = None
+        self.name = name
+
+    def start(self) -> None:
+        import gevent
+
+        self._greenlet = gevent.spawn(self._target)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._greenlet is not None:
+            self._greenlet.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._greenlet is not None and not self._greenlet.dead
+
+
+def reader_thread_class():
+    """The thread class for simple-websocket's reader: GreenletThread under gevent, else its default."""
+    return GreenletThread if running_under_gevent() else None
