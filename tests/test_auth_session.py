@@ -176,3 +176,18 @@ def test_concurrent_first_requests_exchange_once(app, session_token, db, fake_sh
         thread.join(60)
     assert statuses == [200] * 8
     assert fake_shopify.count("token_exchange") == 1
+
+
+def test_redis_being_down_does_not_break_an_api_request(app, session_token, db, private_redis, fake_shopify):
+    from shopapp.redis_client import connect, get_redis
+
+    original = get_redis(app)
+    app.extensions["redis"] = connect(private_redis.url)
+    try:
+        private_redis.stop()
+        response = app.test_client().get(PROBE, headers=bearer(session_token()))
+        assert response.status_code == 200 and response.get_json() == {"shop": DEFAULT_SHOP}
+        assert fake_shopify.count("token_exchange") == 0  # never without the lock
+    finally:
+        app.extensions["redis"].close()
+        app.extensions["redis"] = original

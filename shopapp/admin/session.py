@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from functools import wraps
 
+import redis
+
 from flask import g, jsonify, request
 
 from shopapp import get_config
@@ -47,6 +49,10 @@ def require_session_token(view):
         except TokenRequestError as exc:
             # Shopify unreachable or failing: the page still works; the next request tries again.
             log.warning("token exchange failed: %s", exc.code, extra={"shop": identity.shop})
+        except redis.RedisError as exc:
+            # No lock, no exchange: the view may still answer from the database; the next request retries.
+            log.warning("token exchange skipped, Redis unavailable: %s", type(exc).__name__,
+                        extra={"shop": identity.shop})
         return view(*args, **kwargs)
     return wrapper
 
