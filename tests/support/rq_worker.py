@@ -1,16 +1,25 @@
 """Running real RQ workers inside the test process (burst mode) until the jobs are done."""
 from __future__ import annotations
 
+import signal
 import time
 from typing import Callable, Optional
 
 from flask import Flask
 from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
 
 from shopapp.jobs import tasks
 from shopapp.jobs.kinds import load_kinds
 from shopapp.jobs.queue import get_queue
 from shopapp.redis_client import get_redis
+
+
+class TestProcessWorker(SimpleWorker):
+    """SimpleWorker that leaves the test process's signals alone: its job timeout uses a timer thread
+    (rq's default SIGALRM penalty would cancel pytest-timeout's alarm)."""
+
+    death_penalty_class = TimerDeathPenalty
 
 
 class BurstWorker:
@@ -23,8 +32,13 @@ class BurstWorker:
 
     def run_once(self) -> bool:
         """Take every job that is on the queue now (and scheduled jobs that are due); True if any ran."""
-        worker = SimpleWorker([get_queue(self.app)], connection=get_redis(self.app))
-        return worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+        worker = TestProcessWorker([get_queue(self.app)], connection=get_redis(self.app))
+        saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+        finally:
+            for signum, handler in saved.items():  # rq installs its own; give pytest back Ctrl+C
+                signal.signal(signum, handler)
 
     def run_until(self, done: Callable[[], bool], timeout: float = 30.0, sweep: bool = False) -> None:
         """Run bursts (and, with `sweep`, sweeper passes) until `done()` is true; AssertionError on timeout."""
