@@ -87,3 +87,22 @@ def test_webhook_for_an_unknown_topic_is_recorded(client, signed_webhook, db):
     assert hook.post(client).status_code == 200
     with db.session() as s:
         assert s.scalars(select(Job.topic)).one() == "collections/create"
+
+
+def test_a_batch_records_each_webhook_id_once(app, client, signed_webhook, db):
+    import io
+
+    from shopapp.webhooks.ingest import record_deliveries
+    from shopapp.webhooks.verify import verify_webhook
+
+    assert signed_webhook("orders/create", webhook_id="stored").post(client).status_code == 200
+    hooks = [signed_webhook("orders/create", webhook_id=w, payload={"id": n})
+             for n, w in enumerate(["a", "b", "a", "stored"])]
+    deliveries = [verify_webhook("POST", h.headers, io.BytesIO(h.body), len(h.body), [app.config["SHOPIFY_API_SECRET"]],
+                                 app.config["WEBHOOK_MAX_BYTES"]) for h in hooks]
+    results = record_deliveries(app, deliveries)
+    assert [r.duplicate for r in results] == [False, False, True, True]
+    assert all(r.enqueued for r in results[:2]) and len({r.job_id for r in results[:2]}) == 2
+    with db.session() as s:
+        assert s.scalars(select(WebhookEvent.payload).where(WebhookEvent.webhook_id == "a")).one() == {"id": 0}
+    assert _count(db, Job) == 3 and len(get_queue(app).get_job_ids()) == 3

@@ -79,15 +79,14 @@ def record_deliveries(app: Flask, deliveries: Sequence[Verification]) -> list[Re
 def _commit(app: Flask, deliveries: Sequence[Verification]) -> dict[str, tuple[int, Verification]]:
     """INSERT the events and jobs in one transaction; returns (job id, delivery) by webhook id."""
     now = utcnow()
-    rows, seen = [], set()
+    rows, by_id = [], {}
     for d in deliveries:
-        if d.webhook_id in seen:
+        if d.webhook_id in by_id:  # a second copy in the same batch: the first one is recorded
             continue
-        seen.add(d.webhook_id)
+        by_id[d.webhook_id] = d
         rows.append({"webhook_id": d.webhook_id, "event_id": d.event_id, "topic": d.topic,
                      "shop_domain": d.shop, "api_version": d.api_version, "triggered_at": d.triggered_at,
                      "received_at": now, "payload": d.payload, "status": WebhookStatus.RECEIVED.value})
-    by_id = {d.webhook_id: d for d in deliveries}
     engine = get_db(app).engine
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     max_attempts = app.config["JOB_MAX_ATTEMPTS"]
