@@ -80,7 +80,7 @@ def test_ten_threads_refreshing_one_shop_send_one_refresh(shopify_config, db, re
 
 
 @pytest.mark.slow
-def test_ten_processes_refreshing_one_shop_send_one_refresh(app_env, db, redis, fake_shopify):
+def test_ten_processes_refreshing_one_shop_send_one_refresh(app_env, shopify_config, db, redis, fake_shopify):
     install_shop(db, fake_shopify, SHOP, expires_in=30)
     fake_shopify.refresh_delay = 0.3
     env = dict(app_env, SHOPIFY_ADMIN_ORIGIN=fake_shopify.url, RACE_SHOP=SHOP)
