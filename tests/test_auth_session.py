@@ -191,3 +191,18 @@ def test_redis_being_down_does_not_break_an_api_request(app, session_token, db, 
     finally:
         app.extensions["redis"].close()
         app.extensions["redis"] = original
+
+
+def test_dev_mode_with_generated_credentials_never_calls_shopify(config, db, redis, session_token, caplog):
+    from shopapp import create_app
+    from tests.conftest import dispose_app
+
+    app = create_app(config.with_overrides(dev_credentials_generated=True, SHOPIFY_ADMIN_ORIGIN=""))
+    app.add_url_rule(PROBE, "probe", require_session_token(lambda: jsonify(shop=g.shop)))
+    try:
+        caplog.set_level("INFO")
+        assert app.test_client().get(PROBE, headers=bearer(session_token())).status_code == 200
+    finally:
+        dispose_app(app)
+    assert "token exchange" not in caplog.text
+    assert shop_row(db, DEFAULT_SHOP) is None

@@ -59,7 +59,10 @@ def require_session_token(view):
 
 def ensure_offline_token(shop: str, session_token: str) -> None:
     """Exchange `session_token` for an offline token unless `shop` already holds a usable one."""
-    with OfflineTokens(get_config(), get_db(), get_redis()) as tokens:
+    config = get_config()
+    if config.dev_credentials_generated and not config.SHOPIFY_ADMIN_ORIGIN:
+        return  # credentials made up locally (dev mode): Shopify does not know this app, do not call it
+    with OfflineTokens(config, get_db(), get_redis()) as tokens:
         tokens.ensure_for_session(shop, session_token)
 
 
