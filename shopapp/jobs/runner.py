@@ -19,6 +19,7 @@ from typing import Optional
 from flask import Flask
 from sqlalchemy import func, or_, update
 
+from shopapp import metrics
 from shopapp.db import get_db
 from shopapp.jobs import kinds
 from shopapp.jobs.context import JobContext
@@ -70,10 +71,14 @@ def run_job(app: Flask, job_id: int) -> Optional[str]:
         log.info("job claimed (attempt %d)", job.attempts, extra=extra)
         heartbeat = Heartbeat(app, job_id, me)
         heartbeat.start()
+        started, outcome = time.monotonic(), "error"
         try:
-            return _execute(app, session, job, me, extra)
+            result = _execute(app, session, job, me, extra)
+            outcome = result or "discarded"  # None: another worker took the job over
+            return result
         finally:
             heartbeat.stop()
+            metrics.job_finished(job.kind, outcome, time.monotonic() - started)
 
 
 def _execute(app: Flask, session, job: Job, me: str, extra: dict) -> Optional[str]:

@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, update
 from sqlalchemy.orm import Session
 
+from shopapp import metrics
 from shopapp.jobs.events import EventPublisher
 from shopapp.models import Job, JobState, utcnow
 from shopapp.redis_client import get_redis
@@ -69,7 +70,8 @@ def publish_job(app: Flask, session: Optional[Session], job: Job) -> bool:
     Returns False when Redis could not be reached (logged, never raised).
     """
     try:
-        publisher(app).publish(job.shop_domain, job.to_dict(), job.version)
+        if publisher(app).publish(job.shop_domain, job.to_dict(), job.version):
+            metrics.event_published()  # 0: this version had been published already (idempotent)
     except redis.RedisError as exc:
         log.warning("job event not published (the sweeper will republish): %s", type(exc).__name__,
                     extra={"job_id": job.id, "shop": job.shop_domain})

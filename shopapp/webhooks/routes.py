@@ -11,7 +11,7 @@ import logging
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from shopapp import get_config
+from shopapp import get_config, logs, metrics
 from shopapp.webhooks.ingest import NotDurableError
 from shopapp.webhooks.writer import record
 from shopapp.webhooks.verify import STATUS, Reason, verify_webhook
@@ -33,17 +33,22 @@ def receive_webhook():
     if not delivery.ok:
         log.info("webhook refused: %s", delivery.reason.value,
                  extra={"status": delivery.status})
+        metrics.webhook_rejected(delivery.reason.value)
         return _answer(delivery.reason, delivery.detail)
     extra = {"shop": delivery.shop, "topic": delivery.topic, "webhook_id": delivery.webhook_id}
+    logs.set_context(**extra)  # every later line of this request carries them
     try:
         recorded = record(app, delivery)
     except NotDurableError as exc:
         log.error("webhook not recorded (503, Shopify will retry): %s", exc, extra=extra)
+        metrics.webhook_rejected("unavailable")
         return _json(503, "unavailable", "could not record the delivery; retry later")
     if recorded.duplicate:
         log.info("duplicate webhook acknowledged", extra=extra)
+        metrics.webhook_duplicate(delivery.topic)
         return _json(200, "duplicate", "")
     log.info("webhook accepted", extra=dict(extra, job_id=recorded.job_id))
+    metrics.webhook_received(delivery.topic)
     return _json(200, "accepted", "", job_id=recorded.job_id)
 
 
