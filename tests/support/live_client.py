@@ -91,9 +91,10 @@ class LiveClient:
             except Exception as exc:  # refused while a server restarts: try the next URL
                 self.errors.append(f"{type(exc).__name__}: {exc}")
             finally:
-                if self._ws is not None:
-                    self._ws.close()
-                    self._ws = None
+                ws, self._ws = self._ws, None
+                if ws is not None:
+                    ws.close(timeout=1)  # a no-op once the server's close frame was answered...
+                    ws.shutdown()        # ...which leaves the socket open: websocket-client closes it here
             if not self.reconnect:
                 return
             self._stop.wait(0.1)

@@ -104,10 +104,19 @@ class ShopifySender:
                     return
             except requests.RequestException as exc:
                 delivery.outcomes.append(type(exc).__name__)
+                self._drop_session()  # its pooled connection died with the server: start afresh
             if time.monotonic() + delay > deadline:
                 return
             time.sleep(delay)
             delay = min(self.retry_cap, delay * 2)
+
+    def _drop_session(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            self._local.session = None
+            with self._lock:
+                self._sessions.remove(session)
+            session.close()
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)

@@ -1,0 +1,272 @@
+"""Killing the parts: a worker mid-job, Redis, a web process, the database. Counts after each: every webhook
+has exactly one job and one effect, and every socket got every job's success exactly once.
+
+Every process is real (gunicorn, `python -m shopapp worker`, redis-server, PostgreSQL) and Shopify's side is
+a sender that retries any non-2xx with the same webhook id, as Shopify does.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from shopapp.embedded_redis import EmbeddedRedis, find_binary
+from shopapp.jobs import queue as jobs_queue
+from shopapp.models import Job, JobState, Order, WebhookEvent
+from tests.support.live_client import LiveClient
+from tests.support.shopify_sender import SendReport, ShopifySender
+from tests.support.signing import DEFAULT_SHOP, build_webhook, fixture_payload
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+TEST_KINDS = "tests.support.test_jobs"
+# A stalled job is handed over quickly, so the tests need not wait JOB_STALL_SECONDS' production default.
+FAST_RECOVERY = {"JOB_STALL_SECONDS": "1.5", "SWEEP_INTERVAL_SECONDS": "0.3", "JOB_MODULES": TEST_KINDS}
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def order_webhooks(secret: str, count: int, first_id: int = 1, shop: str = DEFAULT_SHOP) -> list:
+    base = fixture_payload("orders/create")
+    return [build_webhook("orders/create", secret, shop=shop, payload=dict(base, id=first_id + i))
+            for i in range(count)]
+
+
+def count_rows(db, model, *where) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def wait_until(condition, timeout: float = 90.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        time.sleep(0.1)
+
+
+def all_jobs_succeeded(db, expected: int) -> bool:
+    return count_rows(db, Job, Job.state == JobState.SUCCEEDED.value) == expected
+
+
+def assert_exactly_once(db, webhooks: list, extra_jobs: int = 0) -> None:
+    """One WebhookEvent and one Job per webhook id, every job succeeded, every effect applied once."""
+    ids = {hook.webhook_id for hook in webhooks}
+    with db.session() as session:
+        assert sorted(session.scalars(select(WebhookEvent.webhook_id)).all()) == sorted(ids)
+        webhook_jobs = session.scalars(select(Job.webhook_id).where(Job.webhook_id.is_not(None))).all()
+        assert sorted(webhook_jobs) == sorted(ids)  # exactly one job per webhook
+        assert count_rows(db, Job) == len(ids) + extra_jobs
+        assert session.scalars(select(Job.state).where(Job.state != JobState.SUCCEEDED.value)).all() == []
+        counts = session.scalars(select(Order.applied_count)).all()
+    assert len(counts) == len(ids) + extra_jobs and set(counts) == {1}
+
+
+def assert_socket_saw_each_success_once(client: LiveClient, job_count: int) -> None:
+    succeeded = client.count("succeeded")
+    assert len(succeeded) == job_count, (client.name, len(succeeded))
+    assert set(succeeded.values()) == {1}, (client.name, [j for j, n in succeeded.items() if n > 1])
+    assert not client.gaps, (client.name, client.gaps)
+    seqs = client.seqs()
+    assert len(seqs) == len(set(seqs)), (client.name, "an event arrived twice")
+
+
+def send_in_background(sender: ShopifySender, webhooks: list, rate: float | None = None):
+    """Start sending; returns (thread, holder) where holder["report"] is set when every webhook is settled."""
+    holder: dict = {}
+    thread = threading.Thread(target=lambda: holder.update(report=sender.send_all(webhooks, rate=rate)))
+    thread.start()
+    return thread, holder
+
+
+def finish_sending(thread: threading.Thread, holder: dict, timeout: float = 120.0) -> SendReport:
+    thread.join(timeout)
+    assert not thread.is_alive(), "the sender did not finish"
+    return holder["report"]
+
+
+@pytest.fixture
+def persistent_redis(tmp_path):
+    """A Redis of this test's own with AOF persistence on, as a production Redis runs."""
+    server = EmbeddedRedis(tmp_path / "redis-aof", binary=find_binary(prefer_system=True), persist=True).start()
+    yield server
+    server.stop()
+
+
+# --- 1. a worker SIGKILLed in the middle of jobs ---------------------------------------------------
+
+def test_workers_sigkilled_mid_job_lose_nothing_and_apply_nothing_twice(web_server, worker_process, app, db,
+                                                                      app_env, session_token):
+    import tests.support.test_jobs  # noqa: F401  (the slow kind, for start_merchant_job's check)
+
+    webs = [web_server(env=FAST_RECOVERY), web_server(env=FAST_RECOVERY)]
+    workers = [worker_process(env=FAST_RECOVERY), worker_process(env=FAST_RECOVERY)]
+    token = session_token(expires_in=600)
+    clients = [LiveClient([web.ws_url], token, reconnect=False, name=f"page-{i}").start()
+               for i, web in enumerate(webs)]
+    try:
+        slow_ids = [jobs_queue.start_merchant_job(app, DEFAULT_SHOP, "test_slow_order",
+                                                  {"order_id": 900_000 + i, "seconds": 0.6})["id"] for i in range(12)]
+        webhooks = order_webhooks(app_env["SHOPIFY_API_SECRET"], 100)
+        thread, holder = send_in_background(ShopifySender([w.url + "/webhooks" for w in webs]), webhooks, rate=50)
+        killed_jobs = []
+        for _ in range(3):  # three times: catch a worker inside a slow job, SIGKILL it, start a replacement
+            victim, job_id = _wait_for_a_running_slow_job(db, slow_ids, workers)
+            victim.kill()
+            killed_jobs.append(job_id)
+            workers.append(worker_process(env=FAST_RECOVERY))
+        report = finish_sending(thread, holder)
+        assert report.accepted == 100, report.outcomes
+        wait_until(lambda: all_jobs_succeeded(db, 112), what="every job succeeded")
+        for client in clients:
+            client.wait_for(lambda c: len(c.count("succeeded")) == 112)
+    finally:
+        for client in clients:
+            client.close()
+
+    assert_exactly_once(db, webhooks, extra_jobs=12)
+    with db.session() as session:
+        for job_id in killed_jobs:  # each killed attempt was taken over and run once more, not twice more
+            assert session.get(Job, job_id).attempts == 2
+    for client in clients:
+        assert_socket_saw_each_success_once(client, 112)
+
+
+def _wait_for_a_running_slow_job(db, slow_ids, workers):
+    """(the worker process running one of the slow jobs, that job's id), as soon as there is one."""
+    by_pid = {w.pid: w for w in workers if w.alive()}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with db.session() as session:
+            rows = session.execute(select(Job.id, Job.claimed_by).where(
+                Job.id.in_(slow_ids), Job.state == JobState.RUNNING.value)).all()
+        for job_id, claimed_by in rows:
+            pid = int(claimed_by.rsplit(":", 1)[1]) if claimed_by else None
+            if pid in by_pid:
+                return by_pid[pid], job_id
+        time.sleep(0.02)
+    raise AssertionError("no slow job was running on a live worker")
+
+
+# --- 2. Redis restarted while 500 webhooks are being sent ------------------------------------------
+
+@pytest.mark.parametrize("outage", ["restart", "data_lost"])
+def test_redis_outage_during_500_webhooks_leaves_one_job_and_one_effect_each(
+        outage, web_server, worker_process, db, app_env, persistent_redis):
+    """`restart`: a clean restart of a Redis with AOF (what a production Redis does on failover or upgrade).
+    `data_lost`: Redis killed and started empty (a managed Redis without persistence, a lost volume): the
+    queued work is rebuilt from the database by the sweeper."""
+    env = dict(FAST_RECOVERY, REDIS_URL=persistent_redis.url)
+    webs = [web_server(env=env), web_server(env=env)]
+    for _ in range(2):
+        worker_process(env=env)
+    webhooks = order_webhooks(app_env["SHOPIFY_API_SECRET"], 500)
+    sender = ShopifySender([w.url + "/webhooks" for w in webs], concurrency=8)
+    thread, holder = send_in_background(sender, webhooks, rate=200)
+    wait_until(lambda: sender.sent >= 150, timeout=60, what="150 deliveries sent")
+    if outage == "restart":
+        persistent_redis.restart()
+    else:
+        persistent_redis.kill()
+        for path in persistent_redis.directory.rglob("*"):
+            if path.is_file() and path.name != "redis.log":
+                path.unlink()
+        persistent_redis.start()
+    report = finish_sending(thread, holder)
+    assert report.accepted == 500, (report.outcomes, [d.outcomes for d in report.failed()][:5])
+    wait_until(lambda: all_jobs_succeeded(db, 500), what="every job succeeded")
+    assert_exactly_once(db, webhooks)
+
+
+# --- 3. a web process restarted while pages are connected ------------------------------------------
+
+def test_pages_on_a_restarted_web_process_resume_with_since_and_miss_nothing(
+        web_server, worker_process, db, app_env, session_token):
+    first, second = web_server(env={"LOG_LEVEL": "INFO"}), web_server()  # INFO: its shutdown is in its log
+    for _ in range(2):
+        worker_process()
+    token = session_token(expires_in=600)
+    # Each page reconnects through the "load balancer": to the other web process first.
+    on_first = [LiveClient([first.ws_url, second.ws_url], token, name=f"first-{i}").start() for i in range(2)]
+    on_second = [LiveClient([second.ws_url, first.ws_url], token, name=f"second-{i}").start() for i in range(2)]
+    clients = on_first + on_second
+    try:
+        webhooks = order_webhooks(app_env["SHOPIFY_API_SECRET"], 150)
+        sender = ShopifySender([first.url + "/webhooks", second.url + "/webhooks"])
+        thread, holder = send_in_background(sender, webhooks, rate=50)
+        wait_until(lambda: sender.sent >= 50, timeout=60, what="50 deliveries sent")
+        first.stop()  # SIGTERM: graceful; its sockets are closed with 1001
+        restarted = web_server(port=first.port)
+        report = finish_sending(thread, holder)
+        assert report.accepted == 150, report.outcomes
+        wait_until(lambda: all_jobs_succeeded(db, 150), what="every job succeeded")
+        for client in clients:
+            client.wait_for(lambda c: len(c.count("succeeded")) == 150)
+        late = LiveClient([restarted.ws_url], token, reconnect=False, name="late").start()
+        late.close()
+    finally:
+        for client in clients:
+            client.close()
+
+    assert_exactly_once(db, webhooks)
+    for client in on_first:
+        # Told that the server is going away (gunicorn.conf.py's SIGTERM hook), not merely closed.
+        assert client.close_codes[:1] == [1001], (client.close_codes, first.output()[-3000:])
+        assert client.connects >= 2
+    for client in clients:
+        assert_socket_saw_each_success_once(client, 150)
+        assert len(client.snapshots) == 1, (client.name, "resumed with a snapshot instead of since")
+    assert late.snapshots, "the restarted web process serves sockets again"
+
+
+# --- 4. the database unreachable for a while ---------------------------------------------------------
+
+def test_database_outage_answers_503_then_recovers_by_itself(web_server, worker_process, db, app_env,
+                                                             session_token):
+    url = make_url(db.url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite is a local file, there is no server to lose")
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    try:
+        through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        env = dict(FAST_RECOVERY, DATABASE_URL=through_proxy)
+        web = web_server(workers=2, env=env)
+        worker = worker_process(env=env)
+        client = LiveClient([web.ws_url], session_token(expires_in=600), reconnect=False, name="page").start()
+        try:
+            secret = app_env["SHOPIFY_API_SECRET"]
+            before, during = order_webhooks(secret, 20), order_webhooks(secret, 40, first_id=1000)
+            assert ShopifySender([web.url + "/webhooks"]).send_all(before).accepted == 20
+
+            proxy.cut()
+            wait_until(lambda: _ready(web) == 503, timeout=30, what="/readyz answering 503")
+            sender = ShopifySender([web.url + "/webhooks"], retry_base=0.2, retry_cap=1.0, give_up_after=60)
+            thread, holder = send_in_background(sender, during)
+            wait_until(lambda: sender.sent >= 60, timeout=60, what="deliveries refused during the outage")
+            proxy.restore()
+            report = finish_sending(thread, holder)
+            wait_until(lambda: _ready(web) == 200, timeout=30, what="/readyz back to 200 on its own")
+
+            assert report.accepted == 40, report.outcomes
+            assert report.outcomes[503] > 0  # Shopify was told to retry, and its retries landed
+            wait_until(lambda: all_jobs_succeeded(db, 60), what="every job succeeded")
+            client.wait_for(lambda c: len(c.count("succeeded")) == 60)
+        finally:
+            client.close()
+        assert web.alive() and worker.alive()  # nothing had to be restarted
+        assert_exactly_once(db, before + during)
+        assert_socket_saw_each_success_once(client, 60)
+    finally:
+        proxy.stop()
+
+
+def _ready(web) -> int:
+    try:
+        return requests.get(web.url + "/readyz", timeout=10).status_code
+    except requests.RequestException:
+        return 0
