@@ -8,6 +8,7 @@ import pytest
 from shopapp import create_app
 from shopapp.config import DEV_SHOP, Config
 from shopapp.shopify.session_token import verify_session_token
+from tests.conftest import dispose_app
 
 DEV_ROUTES = ["/dev/app-bridge.js", "/dev/session-token", "/dev/", "/dev/anything"]
 
@@ -18,8 +19,21 @@ def dev_config(app_env, db, redis) -> Config:
 
 
 @pytest.fixture
-def dev_client(dev_config):
-    return create_app(dev_config).test_client()
+def make_app():
+    """make_app(config) -> an app of its own, disposed after the test (DB pool and Redis client)."""
+    apps = []
+
+    def make(config):
+        apps.append(create_app(config))
+        return apps[-1]
+    yield make
+    for application in apps:
+        dispose_app(application)
+
+
+@pytest.fixture
+def dev_client(dev_config, make_app):
+    return make_app(dev_config).test_client()
 
 
 @pytest.mark.parametrize("path", DEV_ROUTES)
@@ -28,10 +42,10 @@ def test_dev_routes_answer_404_when_dev_mode_is_off(client, config, path):
     assert client.get(path).status_code == 404
 
 
-def test_dev_blueprint_refuses_even_if_registered_outside_dev_mode(config):
+def test_dev_blueprint_refuses_even_if_registered_outside_dev_mode(config, make_app):
     from shopapp.admin import dev
 
-    app = create_app(config)
+    app = make_app(config)
     app.register_blueprint(dev.bp, name="dev_by_mistake")
     assert app.test_client().get("/dev/session-token").status_code == 404
 

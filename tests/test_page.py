@@ -10,6 +10,22 @@ from tests.support.signing import DEFAULT_SHOP
 OTHER_SHOP = "other-shop.myshopify.com"
 
 
+@pytest.fixture
+def make_client():
+    """make_client(config) -> a test client of an app of its own, disposed after the test."""
+    from shopapp import create_app
+    from tests.conftest import dispose_app
+
+    apps = []
+
+    def make(config):
+        apps.append(create_app(config.with_overrides(TESTING=True)))
+        return apps[-1].test_client()
+    yield make
+    for application in apps:
+        dispose_app(application)
+
+
 def page(client, token=None, shop=DEFAULT_SHOP, embedded=True, **params):
     query = dict(params)
     if shop:
@@ -141,13 +157,12 @@ def test_bounce_page_refuses_a_bad_shop_or_reload_target(client, query):
     assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
 
 
-def test_token_signed_with_the_previous_secret_is_accepted_during_a_rotation(app_env, db, redis, session_token):
-    from shopapp import create_app
+def test_token_signed_with_the_previous_secret_is_accepted_during_a_rotation(app_env, db, redis, session_token,
+                                                                            make_client):
     from shopapp.config import Config
 
-    config = Config.from_env(dict(app_env, SHOPIFY_API_SECRET="the-new-secret-0123456789abcdef-xyz",
-                                  SHOPIFY_API_SECRET_PREVIOUS=app_env["SHOPIFY_API_SECRET"]))
-    client = create_app(config.with_overrides(TESTING=True)).test_client()
+    client = make_client(Config.from_env(dict(app_env, SHOPIFY_API_SECRET="the-new-secret-0123456789abcdef-xyz",
+                                              SHOPIFY_API_SECRET_PREVIOUS=app_env["SHOPIFY_API_SECRET"])))
     assert page(client, session_token()).status_code == 200
 
 
@@ -157,13 +172,11 @@ def test_other_html_pages_keep_frame_ancestors_none(client):
 
 
 def test_first_open_of_the_app_exchanges_the_session_token_for_an_offline_token(app_env, db, redis, fake_shopify,
-                                                                               session_token):
-    from shopapp import create_app
+                                                                               session_token, make_client):
     from shopapp.config import Config
     from tests.support.shop_tokens import stored
 
-    config = Config.from_env(dict(app_env, SHOPIFY_ADMIN_ORIGIN=fake_shopify.url)).with_overrides(TESTING=True)
-    client = create_app(config).test_client()
+    client = make_client(Config.from_env(dict(app_env, SHOPIFY_ADMIN_ORIGIN=fake_shopify.url)))
     assert page(client, session_token()).status_code == 200
     assert stored(db, DEFAULT_SHOP) is not None
     assert page(client, session_token()).status_code == 200
