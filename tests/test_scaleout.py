@@ -7,6 +7,8 @@ was published (the shop's event log in Redis) and with what the database holds.
 from __future__ import annotations
 
 import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from shopapp import keys
@@ -27,6 +29,14 @@ def order_webhooks(secret: str, shop: str, first_id: int, count: int) -> list:
 def count_rows(db, model, *where) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def metric(text: str, name: str, **labels) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
 
 
 def published_seqs(redis_client, shop: str, after: int) -> list[int]:
@@ -76,6 +86,15 @@ def test_every_event_reaches_every_socket_once_across_two_web_and_two_worker_pro
             assert len(client.snapshots) == 1 and client.connects == 1
         for web in webs + workers:
             assert web.alive()
+
+        # /metrics of either web process sums all four processes of this machine.
+        published = sum(redis.zcard(keys.shop_event_log(shop)) for shop in SHOPS)
+        for web in webs:
+            text = requests.get(web.url + "/metrics", timeout=10).text
+            assert metric(text, "shopapp_webhooks_received_total", topic="orders/create") == 200
+            assert metric(text, "shopapp_job_duration_seconds_count", kind="webhook", outcome="succeeded") == 200
+            # (a `queued` event that lost the race to its own `running` one is not published: fewer than 600)
+            assert metric(text, "shopapp_events_published_total") == published
     finally:
         for client in clients:
             client.close()
