@@ -73,7 +73,7 @@ class AdminClient:
                 token, refreshed = self.tokens.renew_after_unauthorized(self.shop, token), True
                 continue
             if status == 200 and _is_throttled(body):
-                self._retry("throttled", retries, self._throttle_wait(body))
+                self._retry("throttled", retries, self._throttle_wait())
                 continue
             if status == 429:
                 self._retry("429", retries, _retry_after(raw.headers) or _backoff(retries["429"]))
@@ -141,8 +141,9 @@ class AdminClient:
         if wait > 0:
             self.sleep(wait)
 
-    def _throttle_wait(self, body: dict) -> float:
-        # A THROTTLED answer carries the cost it asked for and the bucket's state: wait for the difference.
+    def _throttle_wait(self) -> float:
+        # A THROTTLED answer carries the cost it asked for and the bucket's state (kept by _note_cost):
+        # wait for the difference.
         return max(0.05, self._points_wait(self.last_cost))
 
 
