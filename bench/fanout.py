@@ -420,6 +420,7 @@ def run_scenario(name: str, params: dict, env: dict, args, workdir: Path) -> str
     seconds = max(max(r["last_receive"] for r in results) - publish_started, 1e-9)
     if os.environ.get("FANOUT_DEBUG"):
         slow = sorted(x for r in results for x in r["slow"])
+        print(f"publish started at {publish_started:.3f}, last receive at {max(r['last_receive'] for r in results):.3f}")
         print("slow (publish time - start, ms):", [(round(t - publish_started, 3), ms) for t, ms in slow][:100])
     rate = f"{params['rate']:.0f}/s" if params["rate"] else "full speed"
     per_conn = (rss_after - rss_before) / max(held, 1) / 1024

@@ -28,8 +28,9 @@ def init_app(app: Flask) -> None:
     from shopapp.realtime.concurrency import reader_thread_class
     from shopapp.realtime.routes import bp, sock
 
-    options = {"ping_interval": app.config["WS_PING_SECONDS"] or None,
-               "max_message_size": app.config["WS_MAX_MESSAGE_BYTES"]}
+    # Pings are sent by each socket's handler when the hub's watcher says they are due, not by
+    # simple-websocket's reader: its ping loop keeps a selector and a timer per socket.
+    options = {"ping_interval": None, "max_message_size": app.config["WS_MAX_MESSAGE_BYTES"]}
     if reader_thread_class() is not None:
         options["thread_class"] = reader_thread_class()
     app.config["SOCK_SERVER_OPTIONS"] = options

@@ -6,6 +6,10 @@ gevent Greenlet does the same job for a fraction of the memory, which counts at 
 """
 from __future__ import annotations
 
+import time
+
+JOIN_POLL_SECONDS = 0.02
+
 
 def running_under_gevent() -> bool:
     """True when gevent has monkey-patched `threading` in this process (gunicorn's gevent worker)."""
@@ -17,7 +21,8 @@ def running_under_gevent() -> bool:
 
 
 class GreenletThread:
-    """The part of `threading.Thread` that simple-websocket uses (start, join, is_alive, name), on a Greenlet."""
+    """The part of `threading.Thread` that simple-websocket and we use (start, join, is_alive, name), on a
+    raw greenlet (no Greenlet object, no links: the reader only needs to run and be waited for)."""
 
     __slots__ = ("_target", "_greenlet", "name")
 
@@ -29,11 +34,16 @@ class GreenletThread:
     def start(self) -> None:
         import gevent
 
-        self._greenlet = gevent.spawn(self._target)
+        self._greenlet = gevent.spawn_raw(self._target)
 
     def join(self, timeout: float | None = None) -> None:
-        if self._greenlet is not None:
-            self._greenlet.join(timeout)
+        import gevent
+
+        # Polled: joins happen once per socket, at its close, and a waiter list per socket would cost
+        # memory for the whole life of every socket.
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_alive() and (deadline is None or time.monotonic() < deadline):
+            gevent.sleep(JOIN_POLL_SECONDS)
 
     def is_alive(self) -> bool:
         return self._greenlet is not None and not self._greenlet.dead

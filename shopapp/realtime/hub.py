@@ -30,7 +30,7 @@ BACKOFF_INITIAL_SECONDS = 0.2
 BACKOFF_MAX_SECONDS = 5.0
 # How long get_message waits before the loop looks at its stop flag again.
 POLL_SECONDS = 1.0
-# How often socket token deadlines (expiry + WS_TOKEN_GRACE_SECONDS) are checked.
+# How often token deadlines (expiry + WS_TOKEN_GRACE_SECONDS) and due pings are checked.
 DEADLINE_CHECK_SECONDS = 1.0
 
 _CHANNEL_HEAD, _CHANNEL_TAIL = keys.shop_events_channel("\0").encode().split(b"\0")
@@ -162,11 +162,11 @@ class Hub:
         self._ready.clear()
 
     def _watch_deadlines(self) -> None:
-        # One timer for the whole process instead of one per socket.
+        # One timer for the whole process instead of one per socket: token expiry and heartbeat pings.
         while not self._stopped.wait(DEADLINE_CHECK_SECONDS):
-            now = time.time()
+            now, monotonic_now = time.time(), time.monotonic()
             for sock in self.sockets():
-                sock.check_expiry(now)
+                sock.tick(now, monotonic_now)
 
     def _subscribe(self, pubsub) -> None:
         pubsub.psubscribe(keys.all_events_pattern())

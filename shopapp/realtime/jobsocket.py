@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 CLOSE_WAIT_SECONDS = 2.0
 # Frames written in one sendall when the queue holds many.
 BATCH_FRAMES = 128
+PING_FRAME = b"\x89\x00"  # final ping frame, no payload (server frames are unmasked)
 
 
 class Event:
@@ -50,7 +51,7 @@ class JobSocket:
 
     def __init__(self, ws, identity: SessionIdentity, *, queue_size: int, grace_seconds: float,
                  verify_token: Callable[[str | None], SessionIdentity], sync: Callable[[int | None], tuple],
-                 send_timeout: float | None = None):
+                 ping_seconds: float = 0.0):
         self.ws = ws
         self.shop = identity.shop
         self.last_seq = 0
@@ -58,20 +59,24 @@ class JobSocket:
         self._sync_source = sync          # since -> ("events", [text, ...]) or ("snapshot", {...})
         self._grace = grace_seconds
         self._deadline = identity.expires_at + grace_seconds
-        self._queue: deque[Event] = deque()
+        self._queue: deque[Event] | None = None  # created by the first event: most sockets idle most of the time
         self._queue_size = queue_size
         self._pending_close: tuple[int, str] | None = None
         self._resync = False
+        self._ping_seconds = ping_seconds
+        self._next_ping = time.monotonic() + ping_seconds
+        self._ping_due = False
+        self._pinged = False
         # The reader thread of simple-websocket waits on ws.event too: one wake-up for "a client message
         # arrived", "an event was queued", and "the connection dropped".
         self._wake = ws.event
         guarded = guard(ws)
         self._lock = guarded.lock
         self._raw = guarded.raw
-        if send_timeout:
-            # A peer that cannot take a write for this long is gone; without a timeout its handler would
-            # block forever. Safe for the reader too: with pings on, it only reads after select() said so.
-            self._raw.settimeout(send_timeout)
+        if ping_seconds:
+            # A peer that takes no write and sends nothing (not even a pong) for this long is gone: the
+            # handler's write or the reader's read then fails instead of waiting forever.
+            self._raw.settimeout(2 * ping_seconds + 10)
 
     # --- called by the hub (another greenlet or thread) ----------------------------------------------
 
@@ -79,11 +84,14 @@ class JobSocket:
         """Queue a live event; a full queue closes this socket (1013) so the client resyncs."""
         if self._pending_close is not None:
             return
-        if len(self._queue) >= self._queue_size:
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        if len(queue) >= self._queue_size:
             # Only the handler empties the queue (it is dropped with the socket): no race on it.
             self._pending_close = (codes.TRY_AGAIN_LATER, "fell behind: reconnect with since")
         else:
-            self._queue.append(event)
+            queue.append(event)
         self._wake.set()
 
     def request_resync(self) -> None:
@@ -91,10 +99,14 @@ class JobSocket:
         self._resync = True
         self._wake.set()
 
-    def check_expiry(self, now: float) -> None:
-        """Close with 4401 if the last valid token expired more than the grace period ago."""
+    def tick(self, now: float, monotonic_now: float) -> None:
+        """The hub's once-a-second check: token expiry (4401 after the grace) and heartbeat pings are due."""
         if now >= self._deadline:
             self.close_soon(codes.UNAUTHORIZED, "session token expired")
+        elif self._ping_seconds and monotonic_now >= self._next_ping:
+            self._next_ping = monotonic_now + self._ping_seconds
+            self._ping_due = True
+            self._wake.set()
 
     def close_soon(self, code: int, reason: str) -> None:
         """Ask the handler to close with `code` (uninstall, shutdown)."""
@@ -104,14 +116,14 @@ class JobSocket:
 
     # --- the handler ---------------------------------------------------------------------------------
 
-    def serve(self, since: int | None) -> None:
+    def serve(self, since: int | None) -> int | None:
         """Run until the client leaves or the socket is closed; return the close code sent (or None)."""
         self._sync(since)
         while True:
             if time.time() >= self._deadline:
                 return self.close(codes.UNAUTHORIZED, "session token expired")
-            # No timeout here: a timer per socket costs memory at 10,000 sockets; the hub's deadline
-            # watcher wakes sockets whose token ran out (check_expiry).
+            # No timeout here: a timer per socket costs memory at 10,000 sockets; the hub's watcher wakes
+            # sockets whose token ran out or whose ping is due (tick).
             self._wake.wait()
             self._wake.clear()
             if self._pending_close is not None:
@@ -121,10 +133,23 @@ class JobSocket:
             code = self._read_client_messages()
             if code is not None:
                 return code
+            if self._ping_due:
+                code = self._ping()
+                if code is not None:
+                    return code
             if self._resync:
                 self._resync = False
                 self._sync(self.last_seq)
             self._drain()
+
+    def _ping(self) -> int | None:
+        self._ping_due = False
+        if self._pinged and not self.ws.pong_received:
+            return self.close(codes.INTERNAL_ERROR, "no pong")  # the peer is gone or stuck
+        self._pinged = True
+        self.ws.pong_received = False  # simple-websocket sets it again on the pong
+        self._write(PING_FRAME)
+        return None
 
     def close(self, code: int, reason: str) -> int:
         """Send a close frame with `code`, then give the client a moment to answer it."""

@@ -19,7 +19,7 @@ from shopapp.jobs.snapshot import job_snapshot
 from shopapp.models import Shop
 from shopapp.realtime import codes
 from shopapp.realtime.jobsocket import CLOSE_WAIT_SECONDS, JobSocket
-from shopapp.realtime.wire import LINGER_SECONDS, guard
+from shopapp.realtime.wire import LINGER_SECONDS, guard, release_handshake
 from shopapp.shopify.session_token import SessionTokenError, verify_session_token
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def _no_compression():
 @sock.route("/ws/jobs", bp=bp)
 def jobs_socket(ws):
     guard(ws)
+    release_handshake(ws)
     try:
         _serve(ws)
     finally:
@@ -72,8 +73,7 @@ def _serve(ws) -> None:
         _refuse(ws, codes.UNAUTHORIZED, "invalid session token")
         return
     job_socket = JobSocket(ws, identity, queue_size=config.WS_QUEUE_SIZE, grace_seconds=config.WS_TOKEN_GRACE_SECONDS,
-                           verify_token=verify, sync=sync, send_timeout=config.WS_PING_SECONDS and
-                           max(config.WS_PING_SECONDS, 10.0))
+                           verify_token=verify, sync=sync, ping_seconds=config.WS_PING_SECONDS)
     if hub.closing_code is not None:
         job_socket.close(hub.closing_code, "server shutting down")
         return

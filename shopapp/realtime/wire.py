@@ -33,6 +33,23 @@ def text_frame(payload: bytes) -> bytes:
     return header + payload
 
 
+def release_handshake(ws) -> None:
+    """Drop wsproto's HTTP/1.1 handshake state once the socket is open (about 2 KB per socket).
+
+    wsproto keeps its h11 connection and the request for the life of the socket, though only the frame
+    protocol is used after the upgrade. Attribute names checked first: with another wsproto this is a no-op.
+    """
+    connection = getattr(ws, "ws", None)
+    handshake = getattr(connection, "handshake", None)
+    if handshake is None or getattr(connection, "connection", None) is None:
+        return
+    if all(hasattr(handshake, name) for name in ("_h11_connection", "_initiating_request", "_events")):
+        if not handshake._events:
+            handshake._h11_connection = None
+            handshake._initiating_request = None
+            handshake._events = ()  # events() only iterates it while non-empty
+
+
 def guard(ws) -> "LockedSocket":
     """Make every write of simple-websocket's `ws` whole and serialized; returns the wrapper."""
     if not isinstance(ws.sock, LockedSocket):
