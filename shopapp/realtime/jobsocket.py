@@ -16,6 +16,7 @@ from simple_websocket import ConnectionClosed
 from wsproto.connection import ConnectionState
 from wsproto.utilities import LocalProtocolError
 
+from shopapp import metrics
 from shopapp.realtime import codes
 from shopapp.realtime.wire import guard, text_frame
 from shopapp.shopify.session_token import SessionIdentity, SessionTokenError
@@ -176,7 +177,7 @@ class JobSocket:
         if since is not None and self.last_seq < since:
             self.last_seq = since
         for i in range(0, len(frames), BATCH_FRAMES):
-            self._write(b"".join(frames[i:i + BATCH_FRAMES]))
+            self._write_events(frames[i:i + BATCH_FRAMES])
 
     def _drain(self) -> None:
         queue = self._queue
@@ -189,7 +190,7 @@ class JobSocket:
                 if event.seq != self.last_seq + 1 and self.last_seq:
                     # A gap in a live stream means Redis dropped something: replay it from the log first.
                     if batch:
-                        self._write(b"".join(batch))
+                        self._write_events(batch)
                         batch = []
                     self._sync(self.last_seq)
                     if event.seq <= self.last_seq:
@@ -197,7 +198,7 @@ class JobSocket:
                 batch.append(event.frame)
                 self.last_seq = event.seq
             if batch:
-                self._write(b"".join(batch))
+                self._write_events(batch)
             if self._pending_close is not None:
                 return
 
@@ -231,6 +232,10 @@ class JobSocket:
             return self.close(codes.UNAUTHORIZED, "session token is for another shop")
         self._deadline = max(self._deadline, identity.expires_at + self._grace)
         return None
+
+    def _write_events(self, frames: list[bytes]) -> None:
+        self._write(b"".join(frames))
+        metrics.event_delivered(len(frames))
 
     def send_json(self, data: dict) -> None:
         self._write(text_frame(json.dumps(data, separators=(",", ":")).encode()))

@@ -13,7 +13,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
-from shopapp import get_config
+from shopapp import get_config, metrics
 from shopapp.db import get_db
 from shopapp.jobs.snapshot import job_snapshot
 from shopapp.models import Shop
@@ -85,15 +85,21 @@ def _serve(ws) -> None:
         job_socket.close(codes.TRY_AGAIN_LATER, "live updates unavailable; retry")
         return
     hub.register(job_socket)  # before the snapshot or replay is read: no event can fall in between
+    metrics.socket_opened()
+    code = None
     try:
-        job_socket.serve(_since(request.args.get("since")))
+        code = job_socket.serve(_since(request.args.get("since")))
     except ConnectionClosed:
         pass  # the client left
     except Exception:
         log.exception("realtime: socket handler failed", extra={"shop": identity.shop})
-        job_socket.close(codes.INTERNAL_ERROR, "internal error; reconnect with since")
+        metrics.event_dropped("error")
+        code = job_socket.close(codes.INTERNAL_ERROR, "internal error; reconnect with since")
     finally:
         hub.unregister(job_socket)
+        metrics.socket_closed(code)
+        if code == codes.TRY_AGAIN_LATER:
+            metrics.event_dropped("overflow")
 
 
 def _refuse(ws, code: int, reason: str) -> None:
