@@ -161,6 +161,20 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def app_factory(config):
+    """Factory: app_factory(**setting_overrides) -> another app on this test's settings, disposed after it."""
+    made = []
+
+    def make(**overrides):
+        application = create_app(config.with_overrides(**overrides))
+        made.append(application)
+        return application
+    yield make
+    for application in made:
+        dispose_app(application)
+
+
 # --- What Shopify sends ------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 import tests.support.test_jobs  # noqa: F401  (registers the test job kinds)
-from shopapp import create_app
 from shopapp.jobs import queue as jobs_queue
 from shopapp.jobs.errors import (JobNotCancellableError, JobNotFoundError, JobNotRetryableError,
                                  UnknownJobKindError)
@@ -65,8 +64,8 @@ def test_failed_attempt_is_retried_after_back_off_and_succeeds(app, db, redis, r
     assert _states(redis, job_id=job_id) == ["queued", "running", "retrying", "running", "succeeded"]
 
 
-def test_job_that_keeps_failing_ends_failed_with_its_error_after_max_attempts(config, db, redis):
-    app = create_app(config.with_overrides(JOB_MAX_ATTEMPTS=3, JOB_BACKOFF_SECONDS=0.05))
+def test_job_that_keeps_failing_ends_failed_with_its_error_after_max_attempts(app_factory, db, redis):
+    app = app_factory(JOB_MAX_ATTEMPTS=3, JOB_BACKOFF_SECONDS=0.05)
     job_id = jobs_queue.start_merchant_job(app, SHOP, "test_always_fail")["id"]
     BurstWorker(app).run_until(_final(db, job_id))
     failed = _job(db, job_id)
@@ -75,8 +74,8 @@ def test_job_that_keeps_failing_ends_failed_with_its_error_after_max_attempts(co
     assert _states(redis, job_id=job_id).count("retrying") == 2
 
 
-def test_back_off_doubles_per_attempt_and_is_capped(config, db, redis):
-    app = create_app(config.with_overrides(JOB_BACKOFF_SECONDS=2.0, JOB_BACKOFF_MAX_SECONDS=10.0))
+def test_back_off_doubles_per_attempt_and_is_capped(app_factory, db, redis):
+    app = app_factory(JOB_BACKOFF_SECONDS=2.0, JOB_BACKOFF_MAX_SECONDS=10.0)
     assert [backoff_delay(app, n) for n in range(1, 6)] == [2.0, 4.0, 8.0, 10.0, 10.0]
 
 
@@ -178,10 +177,10 @@ def test_progress_reports_are_throttled_and_the_last_one_is_published(app, db, r
     assert _job(db, job_id).state == "succeeded"
 
 
-def test_state_change_commits_even_when_redis_is_down_and_the_sweeper_republishes(config, private_redis, db):
+def test_state_change_commits_even_when_redis_is_down_and_the_sweeper_republishes(app_factory, private_redis, db):
     from shopapp.jobs.sweeper import sweep
 
-    app = create_app(config.with_overrides(REDIS_URL=private_redis.url))
+    app = app_factory(REDIS_URL=private_redis.url)
     job_id = jobs_queue.start_merchant_job(app, SHOP, "test_context")["id"]
     private_redis.stop()
     with app.app_context(), db.session() as s:

@@ -8,7 +8,6 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from shopapp import create_app
 from shopapp.jobs.sweeper import sweep
 from shopapp.models import Job, Order, WebhookEvent
 from tests.support.rq_worker import BurstWorker
@@ -46,8 +45,8 @@ def test_50_concurrent_copies_make_one_job_and_one_effect(web_server, signed_web
     assert order.applied_count == 1
 
 
-def test_webhook_is_committed_and_answered_200_while_redis_is_down(config, private_redis, signed_webhook, db):
-    app = create_app(config.with_overrides(REDIS_URL=private_redis.url))
+def test_webhook_is_committed_and_answered_200_while_redis_is_down(app_factory, private_redis, signed_webhook, db):
+    app = app_factory(REDIS_URL=private_redis.url)
     private_redis.stop()
     hooks = [signed_webhook("orders/create", payload={"id": i, "updated_at": "2026-11-24T10:00:00Z"})
              for i in range(3)]
@@ -61,7 +60,7 @@ def test_webhook_is_committed_and_answered_200_while_redis_is_down(config, priva
 
 
 @pytest.mark.slow
-def test_redis_stopped_during_ingestion_loses_nothing_after_the_sweep(web_server, config, private_redis,
+def test_redis_stopped_during_ingestion_loses_nothing_after_the_sweep(web_server, app_factory, private_redis,
                                                                       signed_webhook, db):
     server = web_server(workers=2, env={"REDIS_URL": private_redis.url})
     answered, stop = [], threading.Event()
@@ -86,15 +85,15 @@ def test_redis_stopped_during_ingestion_loses_nothing_after_the_sweep(web_server
     sender.join(timeout=60)
     accepted = {webhook_id for webhook_id, status in answered if status == 200}
     assert len(accepted) == len(answered)  # Redis down never cost a delivery its 200
-    app = create_app(config.with_overrides(REDIS_URL=private_redis.url))
+    app = app_factory(REDIS_URL=private_redis.url)
     BurstWorker(app).run_until(lambda: _all_succeeded(db), sweep=True, timeout=60)
     with db.session() as s:
         assert set(s.scalars(select(Job.webhook_id)).all()) == accepted
     assert _count(db, Order) == len(accepted)
 
 
-def test_database_that_cannot_commit_answers_503(config, signed_webhook, tmp_path, db):
-    broken = create_app(config.with_overrides(DATABASE_URL=f"sqlite:///{tmp_path / 'no-tables.sqlite3'}"))
+def test_database_that_cannot_commit_answers_503(app_factory, signed_webhook, tmp_path, db):
+    broken = app_factory(DATABASE_URL=f"sqlite:///{tmp_path / 'no-tables.sqlite3'}")
     response = signed_webhook("orders/create").post(broken.test_client())
     assert response.status_code == 503
     assert response.get_json()["result"] == "unavailable"

@@ -70,11 +70,8 @@ def test_header_names_are_accepted_in_any_case(client, signed_webhook, db):
     assert _count(db, Job) == 1
 
 
-def test_webhook_signed_with_the_previous_secret_is_accepted_during_rotation(config, signed_webhook, db):
-    from shopapp import create_app
-
-    rotated = create_app(config.with_overrides(SHOPIFY_API_SECRET="brand-new-secret",
-                                               SHOPIFY_API_SECRET_PREVIOUS=config.SHOPIFY_API_SECRET))
+def test_webhook_signed_with_the_previous_secret_is_accepted_during_rotation(config, app_factory, signed_webhook, db):
+    rotated = app_factory(SHOPIFY_API_SECRET="brand-new-secret", SHOPIFY_API_SECRET_PREVIOUS=config.SHOPIFY_API_SECRET)
     hook = signed_webhook("orders/create")  # signed with the old secret
     assert hook.post(rotated.test_client()).status_code == 200
     fresh = signed_webhook("orders/create", secret="brand-new-secret")

@@ -98,12 +98,9 @@ def test_oversized_body_with_content_length_is_413_without_reading_it(app, signe
     assert _nothing_recorded(db)
 
 
-def test_oversized_chunked_body_is_413_after_reading_at_most_the_limit(app, signed_webhook, db):
-    from shopapp import create_app, get_config
-
+def test_oversized_chunked_body_is_413_after_reading_at_most_the_limit(app_factory, signed_webhook, db):
     limit = 1000
-
-    limited = create_app(get_config(app).with_overrides(WEBHOOK_MAX_BYTES=limit))
+    limited = app_factory(WEBHOOK_MAX_BYTES=limit)
     hook = signed_webhook("orders/create", payload={"note": "x" * 50_000})
     stream = CountingStream(hook.body)
     environ = {"wsgi.input_terminated": True}  # what gunicorn says for a chunked request
@@ -114,11 +111,9 @@ def test_oversized_chunked_body_is_413_after_reading_at_most_the_limit(app, sign
     assert _nothing_recorded(db)
 
 
-def test_body_at_the_limit_is_accepted(app, signed_webhook, db):
-    from shopapp import create_app, get_config
-
+def test_body_at_the_limit_is_accepted(app_factory, signed_webhook, db):
     hook = signed_webhook("orders/create", payload={"id": 1})
-    limited = create_app(get_config(app).with_overrides(WEBHOOK_MAX_BYTES=len(hook.body)))
+    limited = app_factory(WEBHOOK_MAX_BYTES=len(hook.body))
     assert hook.post(limited.test_client()).status_code == 200
 
 
