@@ -150,12 +150,12 @@ class Hub:
                 self._ready.clear()
                 log.warning("realtime: Redis subscription lost (%s); retrying in %.1fs", type(exc).__name__, delay)
                 self._stopped.wait(delay)
-                delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+                delay = next_backoff(delay)
             except Exception:  # a bug: keep the process's sockets served, but say so loudly
                 self._ready.clear()
                 log.exception("realtime: subscriber failed; restarting in %.1fs", delay)
                 self._stopped.wait(delay)
-                delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+                delay = next_backoff(delay)
             finally:
                 pubsub.close()
                 client.close()
@@ -211,6 +211,11 @@ class Hub:
             self.close_shop(shop, codes.SHOP_UNINSTALLED, "shop uninstalled")
         else:
             log.error("realtime: ignoring an unknown control message type %r", kind)
+
+
+def next_backoff(delay: float) -> float:
+    """The wait before the next reconnect attempt: doubles, capped at BACKOFF_MAX_SECONDS."""
+    return min(delay * 2, BACKOFF_MAX_SECONDS)
 
 
 def shutdown_all(code: int = codes.GOING_AWAY, wait: float = 0.0) -> None:
