@@ -21,6 +21,7 @@ from typing import Iterator, Optional, Sequence
 import redis
 from flask import Flask
 from rq import Queue
+from sqlalchemy import JSON, Text, bindparam, cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -86,7 +87,7 @@ def _commit(app: Flask, deliveries: Sequence[Verification]) -> dict[str, tuple[i
         by_id[d.webhook_id] = d
         rows.append({"webhook_id": d.webhook_id, "event_id": d.event_id, "topic": d.topic,
                      "shop_domain": d.shop, "api_version": d.api_version, "triggered_at": d.triggered_at,
-                     "received_at": now, "payload": d.payload, "status": WebhookStatus.RECEIVED.value})
+                     "received_at": now, "payload": d.body_text, "status": WebhookStatus.RECEIVED.value})
     engine = get_db(app).engine
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     max_attempts = app.config["JOB_MAX_ATTEMPTS"]
@@ -139,9 +140,15 @@ _INSERT_EVENTS = {}
 
 
 def _insert_events(insert):
+    """INSERT events ... ON CONFLICT (webhook_id) DO NOTHING RETURNING, binding the payload as the JSON
+    text that arrived (the JSON type would serialize the parsed dict again)."""
     stmt = _INSERT_EVENTS.get(insert)
     if stmt is None:
-        stmt = _INSERT_EVENTS[insert] = (insert(_EVENTS).on_conflict_do_nothing(index_elements=["webhook_id"])
+        raw = bindparam("payload", type_=Text)
+        values = {c.name: bindparam(c.name) for c in _EVENTS.columns if c.name not in ("id", "payload")}
+        values["payload"] = cast(raw, JSON) if insert is postgresql.insert else raw
+        stmt = _INSERT_EVENTS[insert] = (insert(_EVENTS).values(values)
+                                         .on_conflict_do_nothing(index_elements=["webhook_id"])
                                          .returning(_EVENTS.c.id, _EVENTS.c.webhook_id))
     return stmt
 

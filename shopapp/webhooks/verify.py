@@ -59,6 +59,7 @@ class Verification:
     event_id: Optional[str] = None
     triggered_at: Optional[datetime] = None
     payload: Optional[dict] = None
+    body_text: str = ""  # the JSON as received (stored as is: no second serialization, Shopify's exact text)
 
     @property
     def ok(self) -> bool:
@@ -92,7 +93,8 @@ def verify_webhook(method: str, headers: Mapping[str, str], body_stream: IO[byte
     if not is_valid_shop_domain(shop):
         return Verification(Reason.INVALID_SHOP, "shop domain is not a *.myshopify.com name")
     try:
-        payload = json.loads(body)
+        text = body.decode("utf-8")  # Shopify sends UTF-8; anything else cannot be stored as received
+        payload = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         return Verification(Reason.INVALID_BODY, "body is not JSON")
     if not isinstance(payload, dict):
@@ -102,7 +104,8 @@ def verify_webhook(method: str, headers: Mapping[str, str], body_stream: IO[byte
     event_id = read_header(headers, "event_id")
     return Verification(Reason.OK, topic=values["topic"], shop=shop, webhook_id=values["webhook_id"],
                         api_version=values["api_version"], event_id=event_id[:255] if event_id else None,
-                        triggered_at=parse_timestamp(read_header(headers, "triggered_at")), payload=payload)
+                        triggered_at=parse_timestamp(read_header(headers, "triggered_at")), payload=payload,
+                        body_text=text)
 
 
 def read_limited(stream: IO[bytes], content_length: Optional[int], max_bytes: int) -> Optional[bytes]:
