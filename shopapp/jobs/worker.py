@@ -5,10 +5,13 @@ scheduler (delayed retries) and a sweeper thread (every SWEEP_INTERVAL_SECONDS, 
 across processes and machines). The app is created once per process; each task pushes its own app
 context. SIGTERM or SIGINT stops a worker after its current job (RQ's warm shutdown); a job cut off
 harder than that is handed to another worker by the sweeper once its heartbeat is JOB_STALL_SECONDS old.
-With N > 1 this process supervises N worker processes and restarts one that dies.
+With N > 1 this process supervises N worker processes and restarts one that dies. RQ ends its loop quietly on
+an error it does not handle (Redis restarted mid-command); the process then starts a new RQ worker instead
+of exiting.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -21,6 +24,7 @@ from typing import Optional
 
 from flask import Flask
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 
 from shopapp.config import Config, ConfigError
 from shopapp.redis_client import connect
@@ -112,11 +116,32 @@ def run_worker(config: Config, burst: bool = False) -> int:
         worker.sweeper = PeriodicSweeper(app)
     get_db(app).dispose()  # no pooled connection is inherited by RQ's forked scheduler
     try:
-        worker.work(burst=burst, with_scheduler=True, logging_level=config.LOG_LEVEL)
+        for generation in itertools.count(1):
+            worker.work(burst=burst, with_scheduler=True, logging_level=config.LOG_LEVEL)
+            if burst or _stop_was_requested(worker):
+                break
+            # RQ leaves its loop, without an error, on one it does not handle (Redis gone mid-command). This
+            # process must not end with it (exit code 0: no process manager would restart it), or a Redis
+            # restart would leave no worker at all: start a new RQ worker once Redis can be reached again.
+            log.warning("RQ worker loop ended without a stop request (Redis lost?); starting again")
+            try:
+                time.sleep(RESTART_DELAY_SECONDS)
+            except StopRequested:  # SIGTERM meanwhile, through the last worker's handler
+                break
+            if _stop_was_requested(worker):
+                break
+            worker = ShopappWorker([Queue(config.QUEUE_NAME, connection=connection)], connection=connection,
+                                   name=f"shopapp.{socket.gethostname()}.{os.getpid()}.{generation}")
+            worker.sweeper = PeriodicSweeper(app)
     finally:
         get_db(app).dispose()
         connection.close()
     return 0
+
+
+def _stop_was_requested(worker: SimpleWorker) -> bool:
+    # RQ records the time of a SIGTERM/SIGINT (warm shutdown) whether or not a job was running.
+    return worker._stop_requested or worker._shutdown_requested_date is not None
 
 
 def supervise(count: int, burst: bool = False) -> int:
