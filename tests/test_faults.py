@@ -42,12 +42,21 @@ def count_rows(db, model, *where) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def wait_until(condition, timeout: float = 90.0, what: str = "condition") -> None:
+def wait_until(condition, timeout: float = 90.0, what: str = "condition", explain=None) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
+            raise AssertionError(f"{what} not reached within {timeout}s" + (f": {explain()}" if explain else ""))
         time.sleep(0.1)
+
+
+def job_states(db) -> dict:
+    """{state: count} and the attempts and message of a few unfinished jobs (for a failure's message)."""
+    with db.session() as session:
+        states = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+        stuck = session.execute(select(Job.id, Job.state, Job.attempts, Job.message, Job.published_version,
+                                       Job.version).where(Job.state != JobState.SUCCEEDED.value).limit(5)).all()
+    return {"states": states, "unfinished": [tuple(row) for row in stuck]}
 
 
 def all_jobs_succeeded(db, expected: int) -> bool:
@@ -157,18 +166,24 @@ def _wait_for_a_running_slow_job(db, slow_ids, workers):
 
 @pytest.mark.parametrize("outage", ["restart", "data_lost"])
 def test_redis_outage_during_500_webhooks_leaves_one_job_and_one_effect_each(
-        outage, web_server, worker_process, db, app_env, persistent_redis):
-    """`restart`: a clean restart of a Redis with AOF (what a production Redis does on failover or upgrade).
+        outage, web_server, worker_process, db, app_env, persistent_redis, session_token):
+    """`restart`: a clean restart of a Redis with AOF (what a production Redis does on failover or upgrade):
+    the pages resume where they were, each success arrives once.
     `data_lost`: Redis killed and started empty (a managed Redis without persistence, a lost volume): the
-    queued work is rebuilt from the database by the sweeper."""
+    queued work is rebuilt from the database by the sweeper, and the pages notice the gap in seq and take a
+    fresh snapshot, so they still end up showing every job's true state."""
     env = dict(FAST_RECOVERY, REDIS_URL=persistent_redis.url)
     webs = [web_server(env=env), web_server(env=env)]
     for _ in range(2):
         worker_process(env=env)
+    token = session_token(expires_in=600)
+    clients = [LiveClient([web.ws_url], token, name=f"page-{i}").start() for i, web in enumerate(webs)]
     webhooks = order_webhooks(app_env["SHOPIFY_API_SECRET"], 500)
     sender = ShopifySender([w.url + "/webhooks" for w in webs], concurrency=8)
     thread, holder = send_in_background(sender, webhooks, rate=200)
-    wait_until(lambda: sender.sent >= 150, timeout=60, what="150 deliveries sent")
+    # Mid-stream: webhooks still arriving, jobs queued, and pages already holding seqs of finished jobs.
+    wait_until(lambda: sender.sent >= 150 and all(len(c.count("succeeded")) >= 50 for c in clients),
+               timeout=60, what="150 deliveries sent and 50 jobs done")
     if outage == "restart":
         persistent_redis.restart()
     else:
@@ -177,17 +192,33 @@ def test_redis_outage_during_500_webhooks_leaves_one_job_and_one_effect_each(
             if path.is_file() and path.name != "redis.log":
                 path.unlink()
         persistent_redis.start()
-    report = finish_sending(thread, holder)
-    assert report.accepted == 500, (report.outcomes, [d.outcomes for d in report.failed()][:5])
-    wait_until(lambda: all_jobs_succeeded(db, 500), what="every job succeeded")
+    try:
+        report = finish_sending(thread, holder)
+        assert report.accepted == 500, (report.outcomes, [d.outcomes for d in report.failed()][:5])
+        wait_until(lambda: all_jobs_succeeded(db, 500), what="every job succeeded",
+                   explain=lambda: job_states(db))
+        for client in clients:  # what the page shows ends up true: every job it lists has succeeded
+            client.wait_for(lambda c: c.view() and set(c.view().values()) == {"succeeded"})
+    finally:
+        for client in clients:
+            client.close()
     assert_exactly_once(db, webhooks)
+    for client in clients:
+        if outage == "restart":  # nothing was lost: resumed from its seq, no snapshot, each success once
+            client.wait_for(lambda c: len(c.count("succeeded")) == 500)
+            assert_socket_saw_each_success_once(client, 500)
+            assert len(client.snapshots) == 1, client.name
+        else:  # the seq started again higher up: the page got a fresh snapshot (the server's resync after
+            # its subscription broke, or its own after it saw the gap), never a silent jump
+            assert len(client.snapshots) >= 2, (client.name, client.gaps, client.connects)
 
 
 # --- 3. a web process restarted while pages are connected ------------------------------------------
 
 def test_pages_on_a_restarted_web_process_resume_with_since_and_miss_nothing(
         web_server, worker_process, db, app_env, session_token):
-    first, second = web_server(env={"LOG_LEVEL": "INFO"}), web_server()  # INFO: its shutdown is in its log
+    # INFO: shutdowns and reconnections are in their logs, for a failure to be read
+    first, second = web_server(env={"LOG_LEVEL": "INFO"}), web_server(env={"LOG_LEVEL": "INFO"})
     for _ in range(2):
         worker_process()
     token = session_token(expires_in=600)

@@ -1,8 +1,8 @@
 """A merchant's page as far as /ws/jobs is concerned: one websocket that counts every event it receives.
 
 It keeps the last seq seen and, when the server closes the socket (1001 on shutdown, 1013 when it fell
-behind) or the connection drops, reconnects with `since=<last seq>` to the next of its URLs, as the page
-does through a load balancer. Tests then count per socket: every seq exactly once, no gap, and which
+behind), the connection drops or a seq is skipped, reconnects with `since=<last seq>` to the next of its
+URLs, as the page does through a load balancer. Tests then count per socket: every seq exactly once, no gap, and which
 snapshots it needed.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ class LiveClient:
         self.last_seq: int | None = None
         self.events: list[dict] = []          # job events in arrival order
         self.snapshots: list[dict] = []       # snapshot messages (the first one, and any resync)
+        self.timeline: list[dict] = []        # snapshots and events, in arrival order
         self.close_codes: list[int | None] = []
         self.gaps: list[tuple[int, int]] = []  # (expected seq, received seq) when a seq was skipped
         self.connects = 0
@@ -66,6 +67,26 @@ class LiveClient:
         """{job id: how many `state` events this socket received}."""
         with self._lock:
             return collections.Counter(e["job"]["id"] for e in self.events if e["job"]["state"] == state)
+
+    def view(self) -> dict[int, str]:
+        """{job id: state} as the page shows it now: its last snapshot with every later event applied."""
+        with self._lock:
+            timeline = list(self.timeline)
+        last = max(i for i, m in enumerate(timeline) if m["type"] == "snapshot")
+        shown = {job["id"]: job["state"] for job in timeline[last]["jobs"]}
+        for message in timeline[last + 1:]:
+            shown[message["job"]["id"]] = message["job"]["state"]
+        return shown
+
+    def ever_succeeded(self) -> set[int]:
+        """Ids of jobs this page was ever told succeeded (by an event or in a snapshot)."""
+        with self._lock:
+            timeline = list(self.timeline)
+        ids = set()
+        for message in timeline:
+            jobs = message["jobs"] if message["type"] == "snapshot" else [message["job"]]
+            ids.update(job["id"] for job in jobs if job["state"] == "succeeded")
+        return ids
 
     def wait_for(self, condition, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -117,6 +138,11 @@ class LiveClient:
                     # A snapshot at seq 0 means the shop's counter does not exist yet: the first publish
                     # seeds it (from Redis' clock, see shopapp.jobs.events), so any first seq follows it.
                     if self.last_seq and message["seq"] != self.last_seq + 1:
+                        # As the page does: a gap means something was missed; reconnect with the last seq
+                        # it holds, and the server replays what it can or sends a fresh snapshot.
                         self.gaps.append((self.last_seq + 1, message["seq"]))
+                        if self.reconnect:
+                            return
                     self.events.append(message)
                     self.last_seq = message["seq"]
+                self.timeline.append(message)
