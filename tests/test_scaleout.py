@@ -95,6 +95,8 @@ def test_every_event_reaches_every_socket_once_across_two_web_and_two_worker_pro
             assert metric(text, "shopapp_job_duration_seconds_count", kind="webhook", outcome="succeeded") == 200
             # (a `queued` event that lost the race to its own `running` one is not published: fewer than 600)
             assert metric(text, "shopapp_events_published_total") == published
+            assert metric(text, "shopapp_events_delivered_total") == sum(len(c.events) for c in clients)
+            assert metric(text, "shopapp_websockets_open") == len(clients) == 8
     finally:
         for client in clients:
             client.close()
