@@ -18,7 +18,8 @@ Scenarios (targets on a 2-core machine, all with 0 lost):
   burst       200 sockets of one shop, 500 updates at full publish speed
   throughput  1,000 sockets (100 shops x 10), 5,000 updates at full speed      >= 10,000 delivered/s
   idle        10,000 idle sockets (1,000 shops x 10) held past a ping round    <= 40 KB per connection
-Every process it starts is stopped at the end; each phase has a deadline.
+Every process it starts is stopped at the end; each phase has a deadline. FANOUT_DEBUG=1 also prints the
+deliveries slower than 20 ms (publish time, latency) and the tail of each gunicorn log.
 """
 from __future__ import annotations
 
