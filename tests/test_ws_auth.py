@@ -100,10 +100,10 @@ def test_the_socket_closes_with_4401_once_the_token_expired_past_the_grace(serve
 
 
 def test_a_refreshed_token_keeps_the_socket_open(server, session_token, publisher):
-    with connect(server, session_token(expires_in=1)) as ws:
+    with connect(server, session_token(expires_in=5)) as ws:
         ws.recv_json()
         ws.send_auth(session_token(expires_in=120))
-        time.sleep(3)  # past the first token's expiry + grace (1 s); the refresh must have moved it
+        time.sleep(7)  # past the first token's expiry + grace (1 s); the refresh must have moved it
         seq = publisher.publish(DEFAULT_SHOP, _job(1), 1)
         assert ws.recv_json(timeout=10) == {"type": "job", "seq": seq, "job": _job(1)}
 
