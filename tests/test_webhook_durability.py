@@ -107,3 +107,14 @@ def _wait(condition, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_database_that_cannot_commit_answers_503_under_gunicorn(web_server, signed_webhook, tmp_path, db):
+    server = web_server(env={"DATABASE_URL": f"sqlite:///{tmp_path / 'no-tables.sqlite3'}"})
+    hooks = [signed_webhook("orders/create") for _ in range(5)]
+    with ThreadPoolExecutor(max_workers=5) as pool:  # concurrent, so they share the writer's batch
+        statuses = list(pool.map(lambda h: requests.post(server.url + "/webhooks", data=h.body,
+                                                         headers=h.headers, timeout=30).status_code, hooks))
+    assert statuses == [503] * 5
+    assert _count(db, WebhookEvent) == 0
