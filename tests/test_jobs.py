@@ -192,3 +192,13 @@ def test_state_change_commits_even_when_redis_is_down_and_the_sweeper_republishe
         assert sweep(app, grace_seconds=0).republished == 1
     job = _job(db, job_id)
     assert job.published_version == job.version
+
+
+def test_a_state_change_leaves_no_pending_write_in_the_handlers_session(app, db):
+    # A pending write would open a transaction at the next autoflush and, on SQLite, lock the database
+    # while the handler talks to Shopify.
+    job_id = jobs_queue.start_merchant_job(app, SHOP, "test_context")["id"]
+    with app.app_context(), db.session() as s:
+        job = change_job(s, job_id, app=app, message="published")
+        assert job.published_version == job.version
+        assert not s.dirty

@@ -15,6 +15,7 @@ import redis
 from flask import Flask, current_app
 from sqlalchemy import ColumnElement, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shopapp import metrics
 from shopapp.jobs.events import EventPublisher
@@ -81,7 +82,9 @@ def publish_job(app: Flask, session: Optional[Session], job: Job) -> bool:
                         .values(published_version=job.version)
                         .execution_options(synchronize_session=False))
         session.commit()
-        job.published_version = max(job.published_version or 0, job.version)
+        # Set as the committed value: a plain assignment would mark the job dirty, and the next autoflush
+        # would open a write transaction that (on SQLite) locks the database until the handler commits.
+        set_committed_value(job, "published_version", max(job.published_version or 0, job.version))
     return True
 
 
