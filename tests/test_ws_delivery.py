@@ -206,11 +206,12 @@ def test_an_uninstalled_shop_cannot_open_a_socket(web_server, session_token, db)
     assert closed.value.code == 4403
 
 
-def test_a_server_shutdown_closes_sockets_with_1001(web_server, session_token):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["graceful", "quick"])
+def test_a_server_shutdown_closes_sockets_with_1001(web_server, session_token, signum):
     server = web_server()
     with connect(server, session_token()) as ws:
         ws.recv_json()
-        server.signal(signal.SIGTERM)
+        server.signal(signum)
         assert ws.expect_close(timeout=30) == 1001
 
 
