@@ -7,9 +7,18 @@ from flask import Flask, current_app
 from shopapp.config import ConfigError
 
 
+# Connections one process may open. Under gevent hundreds of requests run at once; redis-py's default
+# pool raises "Too many connections" past 100, so a blocking pool makes a burst wait for a free one.
+MAX_CONNECTIONS = 200
+POOL_WAIT_SECONDS = 5
+
+
 def connect(url: str) -> redis.Redis:
     """A client for `url` with timeouts, so that a dead Redis fails fast instead of hanging a request."""
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=15)
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_SECONDS, socket_timeout=5,
+        socket_connect_timeout=2, health_check_interval=15)
+    return redis.Redis(connection_pool=pool)
 
 
 def init_app(app: Flask) -> None:
