@@ -34,10 +34,63 @@ log = logging.getLogger(__name__)
 RESTART_DELAY_SECONDS = 1.0
 
 
+# RQ refreshes its worker key (HSET + 2 EXPIREs) three times per job; the key lives worker_ttl + 60 s
+# (480 s), so a refresh more often than this only costs round trips.
+WORKER_HEARTBEAT_SECONDS = 5.0
+
+
 class ShopappWorker(SimpleWorker):
-    """SimpleWorker that starts the periodic sweeper once RQ's scheduler has forked (no thread at fork)."""
+    """SimpleWorker that starts the periodic sweeper once RQ's scheduler has forked (no thread at fork),
+    and skips RQ's redundant per-job Redis writes (worker heartbeats, repeated states, result logging).
+
+    What RQ's bookkeeping is for here: the queue itself and the registries (the sweeper reads the queue
+    and the scheduled registry). Job outcomes, retries and stalls live in the database, so none of the
+    skipped writes carries a guarantee.
+    """
 
     sweeper: Optional["PeriodicSweeper"] = None
+    log_result_lifespan = False  # an INFO line per job about a result that is never kept (result_ttl=0)
+    _last_beat: float = float("-inf")
+    _beat_ttl: int = 0
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        ttl = timeout or self.worker_ttl + 60
+        if pipeline is None and ttl <= self._beat_ttl and time.monotonic() - self._last_beat < WORKER_HEARTBEAT_SECONDS:
+            return  # the key was refreshed moments ago for at least as long
+        super().heartbeat(timeout, pipeline)
+        self._last_beat, self._beat_ttl = time.monotonic(), ttl
+
+    def set_state(self, state, pipeline=None):
+        if pipeline is None and state == self._state:
+            return  # SimpleWorker sets IDLE after each job and again before the next dequeue
+        super().set_state(state, pipeline)
+
+    def handle_execution_ended(self, job, queue, heartbeat_ttl):
+        # RQ writes a last job-level heartbeat into a job hash it deletes in the next step (result_ttl=0).
+        from rq.utils import now
+
+        job.ended_at = now()
+
+    def handle_job_success(self, job, queue, started_job_registry, execution):
+        # RQ's generic path reads the job's status, its executions and its dependents back (5 round trips)
+        # to delete a job it knows everything about. Our task jobs have no dependents, repeats, group or
+        # rate limit, and result_ttl=0: one MULTI/EXEC deletes the job and its execution records.
+        from rq.job import JobStatus
+        from rq.results import Result
+
+        from shopapp.jobs.queue import TASK
+
+        if (job.func_name != TASK or job.get_result_ttl(self.default_result_ttl) != 0 or job.repeats_left
+                or job.group_id or job.has_rate_limit or job._dependency_ids):
+            return super().handle_job_success(job, queue, started_job_registry, execution)
+        with self.connection.pipeline() as pipeline:
+            self.increment_successful_job_count(pipeline=pipeline)
+            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
+            self.cleanup_execution(job, pipeline=pipeline, execution=execution)
+            pipeline.delete(job.key, job.dependents_key, job.dependencies_key, Result.get_key(job.id),
+                            job.execution_registry.key)
+            pipeline.execute()
+        job._status = JobStatus.FINISHED
 
     def _start_scheduler(self, *args, **kwargs):
         super()._start_scheduler(*args, **kwargs)
