@@ -25,7 +25,7 @@ from shopapp.jobs import kinds
 from shopapp.jobs.context import JobContext
 from shopapp.jobs.errors import JobCancelledError, JobLostError, PermanentJobError, UnknownJobKindError
 from shopapp.jobs.queue import try_enqueue
-from shopapp.jobs.state import change_job
+from shopapp.jobs.state import change_job, change_job_unrecorded
 from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,8 @@ def run_job(app: Flask, job_id: int) -> Optional[str]:
     db = get_db(app)
     with db.session() as session:
         now = utcnow()
-        job = change_job(
+        # The `running` event is published at once; its published_version record rides on the finish.
+        job, published = change_job_unrecorded(
             session, job_id, app=app,
             expect={"state": (JobState.QUEUED.value, JobState.RETRYING.value)},
             where=[or_(Job.run_after.is_(None), Job.run_after <= now + timedelta(seconds=DUE_SLACK_SECONDS))],
@@ -69,11 +70,12 @@ def run_job(app: Flask, job_id: int) -> Optional[str]:
             return None
         extra = {"job_id": job.id, "shop": job.shop_domain, "topic": job.topic, "webhook_id": job.webhook_id}
         log.info("job claimed (attempt %d)", job.attempts, extra=extra)
+        published_version = job.version if published else None
         heartbeat = Heartbeat(app, job_id, me)
         heartbeat.start()
         started, outcome = time.monotonic(), "error"
         try:
-            result = _execute(app, session, job, me, extra)
+            result = _execute(app, session, job, me, extra, published_version)
             outcome = result or "discarded"  # None: another worker took the job over
             return result
         finally:
@@ -81,7 +83,7 @@ def run_job(app: Flask, job_id: int) -> Optional[str]:
             metrics.job_finished(job.kind, outcome, time.monotonic() - started)
 
 
-def _execute(app: Flask, session, job: Job, me: str, extra: dict) -> Optional[str]:
+def _execute(app: Flask, session, job: Job, me: str, extra: dict, published: Optional[int]) -> Optional[str]:
     event = session.get(WebhookEvent, job.webhook_event_id) if job.webhook_event_id else None
     ctx = JobContext(app, session, job_id=job.id, shop=job.shop_domain, kind=job.kind, worker_id=me,
                      params=job.params, payload=event.payload if event else None, topic=job.topic,
@@ -98,19 +100,21 @@ def _execute(app: Flask, session, job: Job, me: str, extra: dict) -> Optional[st
         return None
     except JobCancelledError:
         session.rollback()
-        return _finish(app, session, job, me, extra, JobState.FAILED, error="cancelled", message="cancelled")
+        return _finish(app, session, job, me, extra, published, JobState.FAILED, error="cancelled",
+                       message="cancelled")
     except (PermanentJobError, UnknownJobKindError) as exc:
         session.rollback()
-        return _finish(app, session, job, me, extra, JobState.FAILED, error=_error_text(exc),
+        return _finish(app, session, job, me, extra, published, JobState.FAILED, error=_error_text(exc),
                        message="failed")
     except Exception as exc:  # any handler failure is retried; the error text is kept on the job
         session.rollback()
         log.warning("job attempt %d failed: %s", job.attempts, type(exc).__name__, extra=extra, exc_info=True)
         if job.attempts >= job.max_attempts:
-            return _finish(app, session, job, me, extra, JobState.FAILED, error=_error_text(exc),
+            return _finish(app, session, job, me, extra, published, JobState.FAILED, error=_error_text(exc),
                            message=f"failed after {job.attempts} attempts")
         delay = backoff_delay(app, job.attempts)
         retried = change_job(session, job.id, app=app, expect={"state": JobState.RUNNING.value, "claimed_by": me},
+                             published=published,
                              state=JobState.RETRYING, error=_error_text(exc), claimed_by=None, heartbeat_at=None,
                              run_after=utcnow() + _seconds(delay),
                              message=f"attempt {job.attempts} of {job.max_attempts} failed; retrying in {delay:g}s")
@@ -119,8 +123,8 @@ def _execute(app: Flask, session, job: Job, me: str, extra: dict) -> Optional[st
             return JobState.RETRYING.value
         return None
     status = WebhookStatus.IGNORED if ctx.ignored else WebhookStatus.PROCESSED
-    result = _finish(app, session, job, me, extra, JobState.SUCCEEDED, message=(message or "done")[:1000],
-                     webhook_status=status)
+    result = _finish(app, session, job, me, extra, published, JobState.SUCCEEDED,
+                     message=(message or "done")[:1000], webhook_status=status)
     if result is not None:
         for callback in ctx.after_commit_callbacks:
             try:
@@ -132,7 +136,8 @@ def _execute(app: Flask, session, job: Job, me: str, extra: dict) -> Optional[st
     return result
 
 
-def _finish(app: Flask, session, job: Job, me: str, extra: dict, state: JobState, *, message: str,
+def _finish(app: Flask, session, job: Job, me: str, extra: dict, published: Optional[int], state: JobState, *,
+            message: str,
             error: Optional[str] = None, webhook_status: Optional[WebhookStatus] = None) -> Optional[str]:
     """The final change, only while this worker still holds the claim (else the pending work is discarded)."""
     if job.webhook_event_id:
@@ -143,8 +148,9 @@ def _finish(app: Flask, session, job: Job, me: str, extra: dict, state: JobState
                                WebhookEvent.status != WebhookStatus.REDACTED.value)
                         .values(status=status.value).execution_options(synchronize_session=False))
     done = change_job(session, job.id, app=app, expect={"state": JobState.RUNNING.value, "claimed_by": me},
-                      state=state, message=message, error=error, claimed_by=None, heartbeat_at=None,
-                      finished_at=utcnow(), progress=100 if state == JobState.SUCCEEDED else job.progress)
+                      published=published, state=state, message=message, error=error, claimed_by=None,
+                      heartbeat_at=None, finished_at=utcnow(),
+                      progress=100 if state == JobState.SUCCEEDED else job.progress)
     if done is None:
         session.rollback()
         log.warning("job taken over by another worker before it finished; this attempt's work is discarded",

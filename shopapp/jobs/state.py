@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 
 import redis
 from flask import Flask, current_app
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, case, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -29,7 +29,7 @@ _COLUMNS = frozenset(c.key for c in Job.__table__.columns) - {"id", "version", "
 
 def change_job(session: Session, job_id: int, *, app: Optional[Flask] = None,
                expect: Optional[dict[str, Any]] = None, where: Iterable[ColumnElement] = (),
-               **fields: Any) -> Optional[Job]:
+               published: Optional[int] = None, **fields: Any) -> Optional[Job]:
     """Apply `fields` to job `job_id` if it matches `expect`/`where`; commit; publish. The one state change.
 
     `expect` maps column names to a value or a tuple of accepted values (e.g. `{"state": ("queued",
@@ -37,7 +37,30 @@ def change_job(session: Session, job_id: int, *, app: Optional[Flask] = None,
     and `JobState` members. Whatever else is pending in `session` is committed in the same transaction
     (a handler's effect and its job's success are one commit). Returns the updated Job, or None when no
     row matched (nothing is committed then; the caller decides whether to roll back its session).
+    `published`: an earlier version of this job that reached Redis but was not recorded yet (see
+    `change_job_unrecorded`); its record rides on this transaction.
     """
+    job, _ = _change(session, job_id, app, expect, where, published, fields, record=True)
+    return job
+
+
+def change_job_unrecorded(session: Session, job_id: int, *, app: Optional[Flask] = None,
+                          expect: Optional[dict[str, Any]] = None, where: Iterable[ColumnElement] = (),
+                          **fields: Any) -> tuple[Optional[Job], bool]:
+    """`change_job` without the transaction that records `published_version`; returns (job, published).
+
+    For a change the caller follows with another change of the same job soon (the worker's claim, then its
+    finish): pass `published=job.version` to that next change when `published` is True, and the record
+    rides on it. Until then published_version trails, as after a Redis failure: if this process dies
+    first, the sweeper republishes the job's current state (idempotent per (job, version)), so nothing is
+    lost; it only costs one commit less per job.
+    """
+    return _change(session, job_id, app, expect, where, None, fields, record=False)
+
+
+def _change(session: Session, job_id: int, app: Optional[Flask], expect: Optional[dict[str, Any]],
+            where: Iterable[ColumnElement], published: Optional[int], fields: dict[str, Any],
+            record: bool) -> tuple[Optional[Job], bool]:
     app = app or current_app._get_current_object()
     unknown = set(fields) - _COLUMNS
     if unknown:
@@ -45,6 +68,9 @@ def change_job(session: Session, job_id: int, *, app: Optional[Flask] = None,
     values = {k: (v.value if isinstance(v, JobState) else v) for k, v in fields.items()}
     values.setdefault("updated_at", utcnow())
     values["version"] = Job.version + 1
+    if published is not None:
+        values["published_version"] = case((Job.published_version < published, published),
+                                           else_=Job.published_version)
     conditions = [Job.id == job_id, *where]
     for name, accepted in (expect or {}).items():
         column = getattr(Job, name)
@@ -58,10 +84,9 @@ def change_job(session: Session, job_id: int, *, app: Optional[Flask] = None,
             .execution_options(synchronize_session=False, populate_existing=True))
     job = session.scalars(stmt).first()
     if job is None:
-        return None
+        return None, False
     session.commit()
-    publish_job(app, session, job)
-    return job
+    return job, publish_job(app, session if record else None, job)
 
 
 def publish_job(app: Flask, session: Optional[Session], job: Job) -> bool:
