@@ -65,6 +65,35 @@ class ShopappWorker(SimpleWorker):
             return  # SimpleWorker sets IDLE after each job and again before the next dequeue
         super().set_state(state, pipeline)
 
+    _prepared_job_id: Optional[str] = None
+
+    def prepare_execution(self, job):
+        # RQ records the execution, then (prepare_job_execution) the job's start, in two round trips: one.
+        from rq.executions import Execution
+        from rq.utils import now
+        from rq.worker import WorkerStatus
+
+        with self.connection.pipeline() as pipeline:
+            ttl = self.get_heartbeat_ttl(job)
+            execution = Execution.create(job, ttl, pipeline=pipeline, worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+            self.heartbeat(ttl, pipeline=pipeline)
+            job.heartbeat(now(), ttl, pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            pipeline.persist(job.key)
+            if len(self.queues) == 1:
+                pipeline.lrem(self.queues[0].intermediate_queue_key, 1, job.id)
+            pipeline.execute()
+        self._prepared_job_id = job.id
+        return execution
+
+    def prepare_job_execution(self, job, remove_from_intermediate_queue=False):
+        if self._prepared_job_id == job.id:  # done by prepare_execution
+            self._prepared_job_id = None
+            return
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
+
     def handle_execution_ended(self, job, queue, heartbeat_ttl):
         # RQ writes a last job-level heartbeat into a job hash it deletes in the next step (result_ttl=0).
         from rq.utils import now
