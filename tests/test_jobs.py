@@ -202,3 +202,28 @@ def test_a_state_change_leaves_no_pending_write_in_the_handlers_session(app, db)
         job = change_job(s, job_id, app=app, message="published")
         assert job.published_version == job.version
         assert not s.dirty
+
+
+def test_heartbeats_keep_each_running_job_fresh_until_they_stop(app_factory, db):
+    from shopapp.jobs.runner import Heartbeat
+    from shopapp.models import utcnow
+
+    app = app_factory(JOB_STALL_SECONDS=0.3)  # a beat every 0.1 s
+    ids = [jobs_queue.start_merchant_job(app, SHOP, "test_context")["id"] for _ in range(2)]
+    long_ago = utcnow().replace(year=2000)
+    with app.app_context(), db.session() as s:
+        for job_id in ids:
+            change_job(s, job_id, app=app, state="running", claimed_by="me", heartbeat_at=long_ago)
+    beats = [Heartbeat(app, job_id, "me") for job_id in ids]
+    for beat in beats:
+        beat.start()
+    deadline = time.monotonic() + 30
+    while any(_job(db, job_id).heartbeat_at == long_ago for job_id in ids):
+        assert time.monotonic() < deadline, "heartbeats not refreshed"
+        time.sleep(0.05)
+    for beat in beats:
+        beat.stop()
+    time.sleep(1.0)  # a beat under way when stop() returned lands meanwhile
+    last = [_job(db, job_id).heartbeat_at for job_id in ids]
+    time.sleep(0.5)  # five beat intervals
+    assert [_job(db, job_id).heartbeat_at for job_id in ids] == last
