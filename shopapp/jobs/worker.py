@@ -37,6 +37,7 @@ RESTART_DELAY_SECONDS = 1.0
 # RQ refreshes its worker key (HSET + 2 EXPIREs) three times per job; the key lives worker_ttl + 60 s
 # (480 s), so a refresh more often than this only costs round trips.
 WORKER_HEARTBEAT_SECONDS = 5.0
+SUSPENSION_CHECK_SECONDS = 1.0
 
 
 class ShopappWorker(SimpleWorker):
@@ -66,6 +67,14 @@ class ShopappWorker(SimpleWorker):
         super().set_state(state, pipeline)
 
     _prepared_job_id: Optional[str] = None
+    _suspension_checked: float = float("-inf")
+
+    def check_for_suspension(self, burst):
+        # `rq suspend` is read from Redis before every job; once a second is soon enough for an operator.
+        if time.monotonic() - self._suspension_checked < SUSPENSION_CHECK_SECONDS:
+            return
+        super().check_for_suspension(burst)
+        self._suspension_checked = time.monotonic()
 
     def prepare_execution(self, job):
         # RQ records the execution, then (prepare_job_execution) the job's start, in two round trips: one.
