@@ -107,9 +107,6 @@ class Shop(Base):
     refresh_token_expires_at: Mapped[Optional[datetime]]
     # Set when Shopify refused our tokens (revoked, invalid_subject_token): the merchant must reopen the app.
     needs_reauth: Mapped[bool] = mapped_column(Boolean, default=False)
-    # High-water mark of the per-shop job event sequence (see shopapp.jobs.events); Redis holds the live
-    # counter, this seeds it again after Redis lost its data.
-    event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
