@@ -140,16 +140,15 @@ def _finish(app: Flask, session, job: Job, me: str, extra: dict, published: Opti
             message: str,
             error: Optional[str] = None, webhook_status: Optional[WebhookStatus] = None) -> Optional[str]:
     """The final change, only while this worker still holds the claim (else the pending work is discarded)."""
-    also = []
     if job.webhook_event_id:
         status = webhook_status or (WebhookStatus.FAILED if state == JobState.FAILED else WebhookStatus.PROCESSED)
         # REDACTED stays REDACTED: a compliance request may have emptied this event meanwhile.
-        also.append(update(WebhookEvent)
-                    .where(WebhookEvent.id == job.webhook_event_id,
-                           WebhookEvent.status != WebhookStatus.REDACTED.value)
-                    .values(status=status.value).execution_options(synchronize_session=False))
+        session.execute(update(WebhookEvent)
+                        .where(WebhookEvent.id == job.webhook_event_id,
+                               WebhookEvent.status != WebhookStatus.REDACTED.value)
+                        .values(status=status.value).execution_options(synchronize_session=False))
     done = change_job(session, job.id, app=app, expect={"state": JobState.RUNNING.value, "claimed_by": me},
-                      published=published, also=also, state=state, message=message, error=error, claimed_by=None,
+                      published=published, state=state, message=message, error=error, claimed_by=None,
                       heartbeat_at=None, finished_at=utcnow(),
                       progress=100 if state == JobState.SUCCEEDED else job.progress)
     if done is None:

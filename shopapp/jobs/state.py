@@ -9,17 +9,16 @@ published version. If Redis is down the change stays committed, a warning is log
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional
 
 import redis
 from flask import Flask, current_app
-from sqlalchemy import ColumnElement, Executable, case, update
+from sqlalchemy import ColumnElement, case, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shopapp import metrics
 from shopapp.jobs.events import EventPublisher
-from shopapp.jobs.writelock import write_lock
 from shopapp.models import Job, JobState, utcnow
 from shopapp.redis_client import get_redis
 
@@ -30,7 +29,7 @@ _COLUMNS = frozenset(c.key for c in Job.__table__.columns) - {"id", "version", "
 
 def change_job(session: Session, job_id: int, *, app: Optional[Flask] = None,
                expect: Optional[dict[str, Any]] = None, where: Iterable[ColumnElement] = (),
-               published: Optional[int] = None, also: Sequence[Executable] = (), **fields: Any) -> Optional[Job]:
+               published: Optional[int] = None, **fields: Any) -> Optional[Job]:
     """Apply `fields` to job `job_id` if it matches `expect`/`where`; commit; publish. The one state change.
 
     `expect` maps column names to a value or a tuple of accepted values (e.g. `{"state": ("queued",
@@ -39,10 +38,9 @@ def change_job(session: Session, job_id: int, *, app: Optional[Flask] = None,
     (a handler's effect and its job's success are one commit). Returns the updated Job, or None when no
     row matched (nothing is committed then; the caller decides whether to roll back its session).
     `published`: an earlier version of this job that reached Redis but was not recorded yet (see
-    `change_job_unrecorded`); its record rides on this transaction. `also`: statements executed first in
-    the same transaction (e.g. the webhook event's status).
+    `change_job_unrecorded`); its record rides on this transaction.
     """
-    job, _ = _change(session, job_id, app, expect, where, published, fields, record=True, also=also)
+    job, _ = _change(session, job_id, app, expect, where, published, fields, record=True)
     return job
 
 
@@ -62,7 +60,7 @@ def change_job_unrecorded(session: Session, job_id: int, *, app: Optional[Flask]
 
 def _change(session: Session, job_id: int, app: Optional[Flask], expect: Optional[dict[str, Any]],
             where: Iterable[ColumnElement], published: Optional[int], fields: dict[str, Any],
-            record: bool, also: Sequence[Executable] = ()) -> tuple[Optional[Job], bool]:
+            record: bool) -> tuple[Optional[Job], bool]:
     app = app or current_app._get_current_object()
     unknown = set(fields) - _COLUMNS
     if unknown:
@@ -84,13 +82,10 @@ def _change(session: Session, job_id: int, app: Optional[Flask], expect: Optiona
             conditions.append(column == (accepted.value if isinstance(accepted, JobState) else accepted))
     stmt = (update(Job).where(*conditions).values(**values).returning(Job)
             .execution_options(synchronize_session=False, populate_existing=True))
-    with write_lock(session):
-        for extra in also:
-            session.execute(extra)
-        job = session.scalars(stmt).first()
-        if job is None:
-            return None, False
-        session.commit()
+    job = session.scalars(stmt).first()
+    if job is None:
+        return None, False
+    session.commit()
     return job, publish_job(app, session if record else None, job)
 
 
@@ -108,11 +103,10 @@ def publish_job(app: Flask, session: Optional[Session], job: Job) -> bool:
                     extra={"job_id": job.id, "shop": job.shop_domain})
         return False
     if session is not None:
-        with write_lock(session):
-            session.execute(update(Job).where(Job.id == job.id, Job.published_version < job.version)
-                            .values(published_version=job.version)
-                            .execution_options(synchronize_session=False))
-            session.commit()
+        session.execute(update(Job).where(Job.id == job.id, Job.published_version < job.version)
+                        .values(published_version=job.version)
+                        .execution_options(synchronize_session=False))
+        session.commit()
         # Set as the committed value: a plain assignment would mark the job dirty, and the next autoflush
         # would open a write transaction that (on SQLite) locks the database until the handler commits.
         set_committed_value(job, "published_version", max(job.published_version or 0, job.version))
