@@ -152,6 +152,7 @@ def _read_all(server, token, ws, last_seq, into):
             into.append(ws.recv_json(timeout=60)["seq"])
         except ClosedError as closed:
             assert closed.code == 1013
+            ws.close()  # the server closed it; close ours too, or its socket lingers until GC
             ws = connect(server, token, since=into[-1] if into else None)
             if not into:
                 ws.recv_json()  # snapshot
