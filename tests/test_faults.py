@@ -19,7 +19,8 @@ from shopapp.jobs import queue as jobs_queue
 from shopapp.models import Job, JobState, Order, WebhookEvent
 from tests.support.live_client import LiveClient
 from tests.support.shopify_sender import SendReport, ShopifySender
-from tests.support.signing import DEFAULT_SHOP, build_webhook, fixture_payload
+from tests.support.orders import count_rows, order_webhooks
+from tests.support.signing import DEFAULT_SHOP
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -30,17 +31,6 @@ FAST_RECOVERY = {"JOB_STALL_SECONDS": "1.5", "SWEEP_INTERVAL_SECONDS": "0.3", "J
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-def order_webhooks(secret: str, count: int, first_id: int = 1, shop: str = DEFAULT_SHOP) -> list:
-    base = fixture_payload("orders/create")
-    return [build_webhook("orders/create", secret, shop=shop, payload=dict(base, id=first_id + i))
-            for i in range(count)]
-
-
-def count_rows(db, model, *where) -> int:
-    with db.session() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where))
-
 
 def wait_until(condition, timeout: float = 90.0, what: str = "condition", explain=None) -> None:
     deadline = time.monotonic() + timeout

@@ -9,26 +9,15 @@ from __future__ import annotations
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shopapp import keys
 from shopapp.models import Job, JobState, Order, WebhookEvent
 from tests.support.live_client import LiveClient
+from tests.support.orders import count_rows, order_webhooks
 from tests.support.shopify_sender import ShopifySender
-from tests.support.signing import build_webhook, fixture_payload
 
 SHOPS = ("alpha-shop.myshopify.com", "beta-shop.myshopify.com")
-
-
-def order_webhooks(secret: str, shop: str, first_id: int, count: int) -> list:
-    base = fixture_payload("orders/create")
-    return [build_webhook("orders/create", secret, shop=shop, payload=dict(base, id=first_id + i))
-            for i in range(count)]
-
-
-def count_rows(db, model, *where) -> int:
-    with db.session() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def metric(text: str, name: str, **labels) -> float:
@@ -58,7 +47,7 @@ def test_every_event_reaches_every_socket_once_across_two_web_and_two_worker_pro
             for index, web in enumerate(webs * 2):  # two sockets per shop on each web process
                 clients.append(LiveClient([web.ws_url], token, reconnect=False, name=f"{shop}#{index}").start())
         webhooks = [hook for n, shop in enumerate(SHOPS)
-                    for hook in order_webhooks(app_env["SHOPIFY_API_SECRET"], shop, 1000 * (n + 1), 100)]
+                    for hook in order_webhooks(app_env["SHOPIFY_API_SECRET"], 100, first_id=1000 * (n + 1), shop=shop)]
         report = ShopifySender([w.url + "/webhooks" for w in webs], concurrency=8).send_all(webhooks)
         assert report.accepted == len(webhooks) == 200, report.outcomes
 
