@@ -12,7 +12,7 @@ from shopapp.config import Config
 def create_app(config: Config | None = None) -> Flask:
     """Build the Flask app from `config` (default: the environment)."""
     from shopapp import admin, crypto, db, health, logs, metrics, redis_client, security
-    from shopapp import realtime, webhooks_area
+    from shopapp import realtime, webhooks
     from shopapp.shopify import auth
 
     config = config or Config.from_env()
@@ -26,7 +26,7 @@ def create_app(config: Config | None = None) -> Flask:
     security.init_app(app)
     health.init_app(app)
     metrics.init_app(app)
-    webhooks_area.init_app(app)
+    webhooks.init_app(app)
     realtime.init_app(app)
     auth.init_app(app)
     admin.init_app(app)

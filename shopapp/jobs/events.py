@@ -65,8 +65,3 @@ class EventPublisher:
         if not entries or int(entries[0][1]) != since + 1:
             return None  # older than the log holds
         return [e[0].decode() if isinstance(e[0], bytes) else e[0] for e in entries]
-
-
-def publish_job_event(client: redis.Redis, shop: str, job: dict, version: int, log_size: int = 1000) -> int:
-    """Publish one committed job change (see EventPublisher.publish)."""
-    return EventPublisher(client, log_size).publish(shop, job, version)
