@@ -6,6 +6,7 @@ a sender that retries any non-2xx with the same webhook id, as Shopify does.
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -22,6 +23,7 @@ from tests.support.shopify_sender import SendReport, ShopifySender
 from tests.support.orders import count_rows, order_webhooks
 from tests.support.signing import DEFAULT_SHOP
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_until as _wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -32,12 +34,8 @@ FAST_RECOVERY = {"JOB_STALL_SECONDS": "1.5", "SWEEP_INTERVAL_SECONDS": "0.3", "J
 
 # --- helpers --------------------------------------------------------------------------------------
 
-def wait_until(condition, timeout: float = 90.0, what: str = "condition", explain=None) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s" + (f": {explain()}" if explain else ""))
-        time.sleep(0.1)
+# Recovery from a killed part takes longer than a single process's wait.
+wait_until = functools.partial(_wait_until, timeout=90.0)
 
 
 def job_states(db) -> dict:

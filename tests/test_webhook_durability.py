@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from shopapp.jobs.sweeper import sweep
 from shopapp.models import Job, Order, WebhookEvent
 from tests.support.rq_worker import BurstWorker
+from tests.support.waiting import wait_until
 
 
 def _count(db, model, *where) -> int:
@@ -76,10 +77,10 @@ def test_redis_stopped_during_ingestion_loses_nothing_after_the_sweep(web_server
 
     sender = threading.Thread(target=deliver)
     sender.start()
-    _wait(lambda: len(answered) >= 10)
+    wait_until(lambda: len(answered) >= 10)
     private_redis.kill()
     seen = len(answered)
-    _wait(lambda: len(answered) >= seen + 10)
+    wait_until(lambda: len(answered) >= seen + 10)
     private_redis.start()
     stop.set()
     sender.join(timeout=60)
@@ -98,15 +99,6 @@ def test_database_that_cannot_commit_answers_503(app_factory, signed_webhook, tm
     assert response.status_code == 503
     assert response.get_json()["result"] == "unavailable"
 
-
-def _wait(condition, timeout: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.02)
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import signal
-import time
 
 import psutil
 import pytest
@@ -10,6 +9,7 @@ from sqlalchemy import select
 
 from shopapp.jobs import queue as jobs_queue
 from shopapp.models import Job, JobState, Order
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -22,18 +22,10 @@ def _job(db, job_id) -> Job:
         return s.get(Job, job_id)
 
 
-def _wait(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.05)
-
-
 def test_worker_process_runs_a_webhook_job(worker_process, client, signed_webhook, db):
     worker = worker_process()
     assert signed_webhook("orders/create").post(client).status_code == 200
-    _wait(lambda: _states(db) == ["succeeded"], what=f"job done; worker log:\n{worker.output()[-2000:]}")
+    wait_until(lambda: _states(db) == ["succeeded"], what=f"job done; worker log:\n{worker.output()[-2000:]}")
 
 
 def test_worker_sweeps_periodically_and_runs_a_job_that_never_reached_redis(worker_process, app, db):
@@ -45,18 +37,18 @@ def test_worker_sweeps_periodically_and_runs_a_job_that_never_reached_redis(work
         s.commit()
         job_id = job.id
     worker_process(env=TEST_KINDS)
-    _wait(lambda: _job(db, job_id).state == "succeeded", what="swept job done")
+    wait_until(lambda: _job(db, job_id).state == "succeeded", what="swept job done")
 
 
 def test_job_of_a_sigkilled_worker_is_finished_by_another_and_applied_once(worker_process, app, db):
     env = dict(TEST_KINDS, JOB_STALL_SECONDS="1.5", SWEEP_INTERVAL_SECONDS="0.3")
     first = worker_process(env=env)
     job_id = jobs_queue.start_merchant_job(app, SHOP, "test_slow_order", {"order_id": 42, "seconds": 4})["id"]
-    _wait(lambda: _job(db, job_id).state == "running", what="job claimed by the first worker")
+    wait_until(lambda: _job(db, job_id).state == "running", what="job claimed by the first worker")
     assert _job(db, job_id).claimed_by.endswith(f":{first.pid}")
     second = worker_process(env=env)
     first.kill()
-    _wait(lambda: _job(db, job_id).state == "succeeded", timeout=60,
+    wait_until(lambda: _job(db, job_id).state == "succeeded", timeout=60,
           what=f"job finished by the second worker; log:\n{second.output()[-2000:]}")
     job = _job(db, job_id)
     assert job.attempts == 2
@@ -68,7 +60,7 @@ def test_job_of_a_sigkilled_worker_is_finished_by_another_and_applied_once(worke
 def test_sigterm_lets_the_current_job_finish_then_stops(worker_process, app, db):
     worker = worker_process(env=TEST_KINDS)
     job_id = jobs_queue.start_merchant_job(app, SHOP, "test_slow_order", {"order_id": 1, "seconds": 1.5})["id"]
-    _wait(lambda: _job(db, job_id).state == "running", what="job claimed")
+    wait_until(lambda: _job(db, job_id).state == "running", what="job claimed")
     worker.signal(signal.SIGTERM)
     worker.proc.wait(timeout=30)
     assert worker.proc.returncode == 0
@@ -79,9 +71,9 @@ def test_processes_option_runs_that_many_workers_and_sigterm_stops_them_all(work
     import tests.support.test_jobs  # noqa: F401
 
     supervisor = worker_process(env=TEST_KINDS, extra_args=["--processes", "2"])
-    _wait(lambda: len(psutil.Process(supervisor.pid).children()) >= 2, what="two worker processes")
+    wait_until(lambda: len(psutil.Process(supervisor.pid).children()) >= 2, what="two worker processes")
     ids = [jobs_queue.start_merchant_job(app, SHOP, "test_context")["id"] for _ in range(6)]
-    _wait(lambda: all(_job(db, i).state == "succeeded" for i in ids), what="jobs done")
+    wait_until(lambda: all(_job(db, i).state == "succeeded" for i in ids), what="jobs done")
     children = psutil.Process(supervisor.pid).children()
     supervisor.signal(signal.SIGTERM)
     supervisor.proc.wait(timeout=30)
