@@ -136,7 +136,9 @@ class Config:
     def as_flask_config(self) -> dict:
         """The settings as a dict for `app.config.update`."""
         data = asdict(self)
-        data["SECRET_KEY"] = self.SHOPIFY_API_SECRET
+        # No SECRET_KEY: the app keeps no cookie session (the embedded page authenticates every call with
+        # a session token), so Flask skips its session serializer on every request and an accidental use
+        # of `flask.session` fails loudly instead of setting a cookie.
         data["MAX_CONTENT_LENGTH"] = None  # the webhook endpoint enforces its own limit
         return data
 
