@@ -337,23 +337,17 @@ def _may_scrape(token: str) -> bool:
 
 def init_app(app: Flask) -> None:
     """Register GET /metrics and time every request."""
-    import time
+    from flask import Response, request
 
-    from flask import Response, g, request
-
+    from shopapp import logs
     from shopapp.redis_client import get_redis
-
-    @app.before_request
-    def _start_timer():
-        g.metrics_started = time.perf_counter()
 
     @app.after_request
     def _record(response):
-        started = g.pop("metrics_started", None)
-        # A websocket "request" lasts as long as the socket: it has its own metrics, not a latency.
-        if started is not None and request.headers.get("Upgrade", "").lower() != "websocket":
+        seconds = logs.request_seconds()  # logs owns the request's start time
+        if seconds is not None:
             endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-            http_request(endpoint, request.method, response.status_code, time.perf_counter() - started)
+            http_request(endpoint, request.method, response.status_code, seconds)
         return response
 
     def metrics_view():
