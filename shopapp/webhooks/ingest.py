@@ -21,7 +21,7 @@ from typing import Iterator, Optional, Sequence
 import redis
 from flask import Flask
 from rq import Queue
-from sqlalchemy import JSON, Text, bindparam, cast
+from sqlalchemy import JSON, Integer, Text, bindparam, cast, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -97,19 +97,12 @@ def _commit(app: Flask, deliveries: Sequence[Verification]) -> dict[str, tuple[i
             events = {webhook_id: event_id for event_id, webhook_id in conn.execute(_insert_events(insert), rows)}
             if not events:
                 return {}
-            job_rows = []
-            for webhook_id, event_id in events.items():
-                d = by_id[webhook_id]
-                job_rows.append({"shop_domain": d.shop, "kind": WEBHOOK_KIND, "topic": d.topic,
-                                 "webhook_id": webhook_id, "webhook_event_id": event_id,
-                                 "state": JobState.QUEUED.value, "progress": 0, "message": "queued",
-                                 "attempts": 0, "max_attempts": max_attempts, "params": {},
-                                 "cancel_requested": False, "version": 1, "published_version": 0,
-                                 "created_at": now, "updated_at": now})
-            job_ids = {event_id: job_id for job_id, event_id in conn.execute(_INSERT_JOBS, job_rows)}
+            # The jobs are copied from the new event rows inside the database: no row built in Python.
+            job_ids = {event_id: job_id for job_id, event_id in conn.execute(
+                _INSERT_JOBS, {"event_ids": list(events.values()), "max_attempts": max_attempts, "now": now})}
     except SQLAlchemyError as exc:
         raise NotDurableError(type(exc).__name__) from exc
-    return {row["webhook_id"]: (job_ids[row["webhook_event_id"]], by_id[row["webhook_id"]]) for row in job_rows}
+    return {webhook_id: (job_ids[event_id], by_id[webhook_id]) for webhook_id, event_id in events.items()}
 
 
 @contextmanager
@@ -135,7 +128,27 @@ def _serialized(engine: Engine) -> Iterator[None]:
 
 
 _LOCK_FILES: dict[str, int] = {}
-_INSERT_JOBS = _JOBS.insert().returning(_JOBS.c.id, _JOBS.c.webhook_event_id)
+
+
+def _insert_jobs():
+    """INSERT INTO jobs (...) SELECT ... FROM webhook_events WHERE id IN (:event_ids) RETURNING id, event id:
+    one queued job per new event."""
+    columns = {
+        "shop_domain": _EVENTS.c.shop_domain, "kind": literal(WEBHOOK_KIND), "topic": _EVENTS.c.topic,
+        "webhook_id": _EVENTS.c.webhook_id, "webhook_event_id": _EVENTS.c.id,
+        "state": literal(JobState.QUEUED.value), "progress": literal(0), "message": literal("queued"),
+        "attempts": literal(0), "max_attempts": bindparam("max_attempts", type_=Integer),
+        "params": literal({}, _JOBS.c.params.type), "cancel_requested": literal(False),
+        "version": literal(1), "published_version": literal(0),
+        "created_at": bindparam("now", type_=_JOBS.c.created_at.type),
+        "updated_at": bindparam("now", type_=_JOBS.c.updated_at.type),
+    }
+    source = select(*columns.values()).where(_EVENTS.c.id.in_(bindparam("event_ids", expanding=True)))
+    return (_JOBS.insert().from_select(list(columns), source, include_defaults=False)
+            .returning(_JOBS.c.id, _JOBS.c.webhook_event_id))
+
+
+_INSERT_JOBS = _insert_jobs()
 _INSERT_EVENTS = {}
 
 
