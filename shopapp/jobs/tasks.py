@@ -24,10 +24,29 @@ def worker_app() -> Flask:
     return _APP
 
 
-def run_job(job_id: int) -> Optional[str]:
-    """RQ entry point for Job `job_id` (see shopapp.jobs.runner.run_job)."""
+def run_job(job_id: Optional[int] = None) -> Optional[str]:
+    """RQ entry point for Job `job_id` (see shopapp.jobs.runner.run_job).
+
+    Without `job_id` (jobs put on the queue by `queue.enqueue_batch`) the Job id is the one the RQ job's
+    id was derived from.
+    """
     from shopapp.jobs import runner
+
+    if job_id is None:
+        job_id = _job_id_of_current_rq_job()
 
     app = worker_app()
     with app.app_context():
         return runner.run_job(app, job_id)
+
+
+def _job_id_of_current_rq_job() -> int:
+    from rq import get_current_job
+
+    from shopapp.jobs.queue import job_id_of
+
+    current = get_current_job()
+    job_id = job_id_of(current.id) if current is not None else None
+    if job_id is None:
+        raise ValueError(f"run_job() without a job id must run as RQ job job-<id>, not {current and current.id!r}")
+    return job_id

@@ -20,14 +20,13 @@ from typing import Iterator, Optional, Sequence
 
 import redis
 from flask import Flask
-from rq import Queue
 from sqlalchemy import JSON, Integer, Text, bindparam, cast, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shopapp.db import get_db
-from shopapp.jobs.queue import TASK, TASK_TIMEOUT_SECONDS, get_queue, rq_job_id
+from shopapp.jobs.queue import enqueue_batch
 from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
 from shopapp.webhooks.verify import Verification
 
@@ -167,14 +166,9 @@ def _insert_events(insert):
 
 
 def _enqueue(app: Flask, jobs: dict[str, tuple[int, Verification]]) -> bool:
-    """Put the committed jobs on RQ in one pipeline; False (logged) when Redis is unreachable."""
-    queue = get_queue(app)
-    data = [Queue.prepare_data(TASK, args=(job_id,), job_id=rq_job_id(job_id), timeout=TASK_TIMEOUT_SECONDS,
-                               result_ttl=0, failure_ttl=86400) for job_id, _ in jobs.values()]
+    """Put the committed jobs on RQ in one transaction; False (logged) when Redis is unreachable."""
     try:
-        with queue.connection.pipeline() as pipe:
-            queue.enqueue_many(data, pipeline=pipe)
-            pipe.execute()
+        enqueue_batch(app, [job_id for job_id, _ in jobs.values()])
         return True
     except redis.RedisError as exc:
         for job_id, d in jobs.values():
