@@ -170,7 +170,23 @@ def _stop(proc, out) -> None:
     out.close()
 
 
-def _phase(port: int, count: int, concurrency: int, clients: int, rate: float, prefix: str) -> dict:
+def _server_cpu_seconds(master_pid: int) -> float:
+    """CPU time used so far by a gunicorn master's worker processes."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process(master_pid).children():
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _phase(port: int, count: int, concurrency: int, clients: int, rate: float, prefix: str,
+           master_pid: int | None = None) -> dict:
+    cpu_before = _server_cpu_seconds(master_pid) if master_pid else 0.0
     per_client = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
     lanes = max(1, concurrency // clients)
     procs = []
@@ -191,7 +207,9 @@ def _phase(port: int, count: int, concurrency: int, clients: int, rate: float, p
             statuses[k] = statuses.get(k, 0) + v
     elapsed = max(r["elapsed"] for r in results)
     accepted = statuses.get("200", 0)
+    cpu = _server_cpu_seconds(master_pid) - cpu_before if master_pid else 0.0
     return {
+        "server_cpu_us": cpu / accepted * 1e6 if accepted else 0.0,
         "accepted": accepted,
         "statuses": statuses,
         "errors": sum(r["errors"] for r in results),
@@ -247,18 +265,20 @@ def main(argv: list[str] | None = None) -> int:
                 conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
             db.dispose()
         migrate.upgrade(database_url)
-        ports = {}
+        ports, masters = {}, {}
         for name, spec, extra in (("bare", "bare_app:app", ["--pythonpath", str(ROOT / "bench")]),
                                   ("app", "wsgi:app", [])):
             ports[name] = free_port()
             running.append(_start_gunicorn(spec, env, ports[name], args.web_workers, work / f"{name}.log", extra))
+            masters[name] = running[-1][0].pid
             _phase(ports[name], 200, min(8, args.concurrency), 1, 0.0, f"warm-{name}")
         # Rounds alternate bare and app so that a change in the machine's load hits both alike; the
         # report takes each endpoint's median round.
         rounds: dict[str, list] = {"bare": [], "app": []}
         for r in range(args.rounds):
             for name in ("bare", "app"):
-                throughput = _phase(ports[name], args.count, args.concurrency, args.clients, 0.0, f"tp{r}-{name}")
+                throughput = _phase(ports[name], args.count, args.concurrency, args.clients, 0.0, f"tp{r}-{name}",
+                                    masters[name])
                 latency = None
                 if args.rate:
                     latency = _phase(ports[name], int(args.rate * args.rate_seconds), args.concurrency,
@@ -304,11 +324,12 @@ def _report(args, targets: dict, committed: int) -> None:
           f"({args.clients} load processes), gunicorn gevent x{args.web_workers}, "
           f"{'SQLite' if not args.database_url else 'PostgreSQL'}, {os.cpu_count()} CPUs")
     print(f"{'endpoint':<10}{'accepted/s':>12}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'  @' + format(args.rate, 'g') + '/s p50':>16}{'p99':>8}{'non-200':>9}")
+          f"{'  @' + format(args.rate, 'g') + '/s p50':>16}{'p99':>8}{'non-200':>9}{'web CPU us/req':>16}")
     for name, (tp, lat, _all) in targets.items():
         bad = sum(v for k, v in tp["statuses"].items() if k != "200") + tp["errors"]
         lat_cols = (f"{lat['p50_ms']:>16.2f}{lat['p99_ms']:>8.2f}" if lat else f"{'-':>16}{'-':>8}")
-        print(f"{name:<10}{tp['per_second']:>12.0f}{tp['p50_ms']:>9.2f}{tp['p99_ms']:>9.2f}{lat_cols}{bad:>9}")
+        print(f"{name:<10}{tp['per_second']:>12.0f}{tp['p50_ms']:>9.2f}{tp['p99_ms']:>9.2f}{lat_cols}{bad:>9}"
+              f"{tp['server_cpu_us']:>16.0f}")
     bare, app = targets["bare"][0], targets["app"][0]
     ratio = app["per_second"] / bare["per_second"] if bare["per_second"] else 0.0
     sent_app = 200 + sum(tp["accepted"] + (lat["accepted"] if lat else 0) for tp, lat in targets["app"][2])
@@ -317,6 +338,8 @@ def _report(args, targets: dict, committed: int) -> None:
               + ("; p99 ms at the fixed rate " + ", ".join(f"{lat['p99_ms']:.1f}" for _, lat in targets[name][2])
                  if args.rate else ""))
     print(f"app/bare throughput: {ratio:.0%} (target >= 50%)")
+    print(f"web processes' CPU per accepted webhook: app {app['server_cpu_us']:.0f} us, bare {bare['server_cpu_us']:.0f} us "
+          "(the throughput runs; steadier than accepted/s when the machine is shared)")
     if targets["app"][1]:
         p99 = targets["app"][1]["p99_ms"]
         print(f"app p99 at {args.rate:g} webhooks/s: {p99:.2f} ms (target <= 25 ms)")
