@@ -96,6 +96,19 @@ def test_change_that_did_not_reach_redis_is_republished(app, db, redis):
     assert redis.zcard(f"shopapp:shop:{SHOP}:eventlog") == 1
 
 
+def test_many_missed_changes_of_several_shops_are_republished_once(app, db, redis):
+    other = "other-shop.myshopify.com"
+    ids = [_insert(db, state="succeeded", version=2, published_version=0, message="done") for _ in range(3)]
+    with db.session() as s:
+        s.add(Job(shop_domain=other, kind="test_context", params={}, state="failed", version=4, published_version=3))
+        s.commit()
+    with app.app_context():
+        assert sweep(app, grace_seconds=0).republished == 4
+        assert sweep(app, grace_seconds=0).republished == 0
+    assert {_job(db, i).published_version for i in ids} == {2}
+    assert redis.zcard(f"shopapp:shop:{SHOP}:eventlog") == 3 and redis.zcard(f"shopapp:shop:{other}:eventlog") == 1
+
+
 def test_only_one_sweeper_runs_at_a_time(app, db, redis):
     _insert(db, state="queued", updated_at=utcnow() - timedelta(minutes=1))
     held = redis.lock(keys.sweeper_lock(), timeout=30)

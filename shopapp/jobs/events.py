@@ -44,10 +44,25 @@ class EventPublisher:
 
     def publish(self, shop: str, job: dict, version: int) -> int:
         """Publish `job` (the contract's job dict) at `version`; returns its seq, or 0 if already published."""
+        return int(self._call(self.client, shop, job, version))
+
+    def publish_many(self, events: list[tuple[str, dict, int]]) -> list[int]:
+        """`publish` for many (shop, job, version) in one round trip (a pipeline); the seqs, in order.
+
+        Each event is still its own atomic script run, so seq order and idempotence are as for `publish`.
+        """
+        if not events:
+            return []
+        with self.client.pipeline(transaction=False) as pipe:
+            for shop, job, version in events:
+                self._call(pipe, shop, job, version)
+            return [int(seq) for seq in pipe.execute()]
+
+    def _call(self, client, shop: str, job: dict, version: int):
         keys_ = [keys.shop_event_seq(shop), keys.shop_event_log(shop), keys.shop_job_versions(shop),
                  keys.shop_events_channel(shop)]
         payload = json.dumps(job, separators=(",", ":"))
-        return int(self._script(keys=keys_, args=[job["id"], version, payload, self.log_size]))
+        return self._script(keys=keys_, args=[job["id"], version, payload, self.log_size], client=client)
 
     def current_seq(self, shop: str) -> int:
         """The shop's latest seq (0 when none yet). Read it before the snapshot's rows, never after."""

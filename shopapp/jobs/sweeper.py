@@ -24,7 +24,7 @@ from sqlalchemy import and_, or_, select, update
 from shopapp import keys
 from shopapp.db import get_db
 from shopapp.jobs.queue import enqueue, get_queue, job_id_of
-from shopapp.jobs.state import change_job, publish_job
+from shopapp.jobs.state import change_job, publish_jobs
 from shopapp.models import Job, JobState, utcnow
 from shopapp.redis_client import get_redis
 
@@ -139,11 +139,8 @@ def _republish(app: Flask, session, grace_seconds: float) -> int:
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
     jobs = session.scalars(select(Job).where(Job.published_version < Job.version, Job.updated_at <= cutoff)
                            .order_by(Job.id).limit(BATCH)).all()
-    count = 0
-    for job in jobs:
-        if publish_job(app, session, job):
-            count += 1
-    return count
+    # One round trip and one commit for the lot: after a backlog or an outage there can be hundreds.
+    return publish_jobs(app, session, list(jobs))
 
 
 def main() -> int:
