@@ -11,32 +11,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
 
 from shopapp import metrics
+from tests.support.metrics_text import scrape, value
 from shopapp.embedded_redis import free_port
 
 FAMILIES = ("shopapp_webhooks_received", "shopapp_webhooks_rejected", "shopapp_webhooks_duplicate",
             "shopapp_job_duration_seconds", "shopapp_websockets_open", "shopapp_events_published",
             "shopapp_events_delivered", "shopapp_queue_depth", "shopapp_redis_up",
             "shopapp_http_request_duration_seconds")
-
-
-def samples(text: str) -> dict:
-    """{(sample name, sorted labels): value} of an exposition text."""
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return out
-
-
-def value(text: str, name: str, **labels) -> float:
-    return samples(text).get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def scrape(client) -> str:
-    response = client.get("/metrics")
-    assert response.status_code == 200, response.data
-    assert response.content_type.startswith("text/plain")
-    return response.get_data(as_text=True)
 
 
 def test_metrics_lists_every_documented_family(client):
@@ -147,7 +128,10 @@ def test_metrics_token_is_required_when_set(app_env, db, redis):
 
 def test_prepare_process_removes_directories_of_supervisors_that_are_gone(tmp_path, monkeypatch):
     monkeypatch.setenv("METRICS_DIR", str(tmp_path))
-    monkeypatch.delenv(metrics.ENV_DIR, raising=False)
+    # setenv first, so that monkeypatch restores the variable's absence after prepare_process sets it;
+    # a leaked directory would send the rest of the session's metrics to a deleted tmp_path.
+    monkeypatch.setenv(metrics.ENV_DIR, "")
+    monkeypatch.delenv(metrics.ENV_DIR)
     gone = tmp_path / "worker-999999"
     gone.mkdir()
     (gone / metrics.OWNER_FILE).write_text("999999 1")
