@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
@@ -144,42 +144,58 @@ def configure(level: str = "INFO", json_lines: bool = True, secrets: Iterable[st
 
 # --- requests -------------------------------------------------------------------------------------
 
-def _start_request() -> None:
-    # Straight from the WSGI environ: these hooks run on every request, webhooks included.
-    given = request.environ.get("HTTP_X_REQUEST_ID", "")
-    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-    g.log_context_token = _context.set({"request_id": rid})
-    g.request_started = time.perf_counter()
+def begin_request(environ: dict) -> tuple[contextvars.Token, float]:
+    """Give a request its id (the caller's well-formed X-Request-Id, or a new one) and start its clock.
+
+    Returns the context token for `end_request` and the start time. The Flask hooks below and the
+    webhook endpoint (a plain WSGI endpoint in front of Flask) both use it.
+    """
+    given = environ.get("HTTP_X_REQUEST_ID", "")
+    rid = given if _REQUEST_ID.match(given) else os.urandom(16).hex()  # as unique as uuid4, a third of its cost
+    return _context.set({"request_id": rid}), time.perf_counter()
+
+
+def log_request(method: str, path: str, status: int, seconds: float) -> None:
+    """The one line per answered request (INFO)."""
+    if _request_log.isEnabledFor(logging.INFO):
+        _request_log.info("request", extra={"method": method, "path": path, "status": status,
+                                            "duration_ms": round(seconds * 1000, 2)})
+
+
+def end_request(token: contextvars.Token) -> None:
+    """Drop the request's log context."""
+    try:
+        _context.reset(token)
+    except ValueError:  # reset from another context (should not happen): start the next one clean
+        _context.set({})
 
 
 def request_seconds() -> float | None:
-    """How long the current request has run, or None for a websocket (its life is not a latency)."""
+    """How long the current Flask request has run, or None for a websocket (its life is not a latency)."""
     started = g.get("request_started")
     if started is None or request.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
         return None
     return time.perf_counter() - started
 
 
+def _start_request() -> None:
+    g.log_context_token, g.request_started = begin_request(request.environ)
+
+
 def _finish_request(response):
     rid = request_id()
     if rid:
         response.headers[REQUEST_ID_HEADER] = rid
-    if _request_log.isEnabledFor(logging.INFO):
-        seconds = request_seconds()
-        if seconds is not None:
-            _request_log.info("request", extra={"method": request.method, "path": request.path,
-                                                "status": response.status_code,
-                                                "duration_ms": round(seconds * 1000, 2)})
+    seconds = request_seconds()
+    if seconds is not None:
+        log_request(request.method, request.path, response.status_code, seconds)
     return response
 
 
 def _end_request(_exc) -> None:
     token = g.pop("log_context_token", None)
     if token is not None:
-        try:
-            _context.reset(token)
-        except ValueError:  # reset from another context (should not happen): start the next one clean
-            _context.set({})
+        end_request(token)
 
 
 def init_app(app: Flask) -> None:

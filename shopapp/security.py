@@ -9,9 +9,13 @@ def init_app(app: Flask) -> None:
     app.after_request(_headers)
 
 
+# On every response, the webhook endpoint's included (it answers before Flask, see shopapp.webhooks.endpoint).
+HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "strict-origin-when-cross-origin"))
+
+
 def _headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    for name, value in HEADERS:
+        response.headers.setdefault(name, value)
     if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
         # Pages that are not the per-shop embedded page may not be framed at all.
         response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"

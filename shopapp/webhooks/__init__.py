@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the webhook endpoint (imported here, not at package import: shop_domain is used early)."""
-    from shopapp.webhooks import routes
+    """Mount the webhook endpoint (imported here, not at package import: shop_domain is used early)."""
+    from shopapp.webhooks import endpoint
 
-    routes.init_app(app)
+    endpoint.init_app(app)

@@ -1,0 +1,107 @@
+"""POST /webhooks: one endpoint for every topic. Verify, record, enqueue, answer in milliseconds.
+
+Statuses (the contract): 200 accepted or duplicate; 401 missing or wrong HMAC; 400 missing headers, bad
+shop domain or a body that is not a JSON object; 413 over WEBHOOK_MAX_BYTES; 405 other methods; 503 when
+the delivery could not be committed (Shopify retries); 500 (also retried) on a bug. The reason is in a
+small JSON body.
+
+It is a plain WSGI endpoint in front of Flask, not a Flask view: every Shopify delivery comes here, and
+Flask's request and response machinery (request context, URL matching, hooks, Response objects) cost as
+much CPU as verifying, recording and enqueueing the delivery (bench/ingest.py: 562 -> 386 us of web CPU
+per webhook, README "Performance"). It gives its answers what the app's hooks give every other response:
+the request id (`X-Request-Id`), the request's log line and latency metric, and the security headers.
+It needs no app context: everything it calls takes the app.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from http import HTTPStatus
+from typing import Callable, Iterable, Optional
+
+from flask import Flask
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.wsgi import get_content_length, get_input_stream
+
+from shopapp import get_config, logs, metrics, security
+from shopapp.webhooks.ingest import NotDurableError
+from shopapp.webhooks.verify import STATUS, Reason, verify_webhook
+from shopapp.webhooks.writer import record
+
+log = logging.getLogger(__name__)
+
+PATH = "/webhooks"
+
+Answer = tuple[int, dict, tuple[tuple[str, str], ...]]
+
+
+class WebhookEndpoint:
+    """WSGI middleware: answers every request for PATH itself, passes the rest to `downstream` (Flask)."""
+
+    def __init__(self, app: Flask, downstream: Callable):
+        self.app = app
+        self.downstream = downstream
+        self.secrets = get_config(app).api_secrets
+        self.max_bytes = app.config["WEBHOOK_MAX_BYTES"]
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != PATH:
+            return self.downstream(environ, start_response)
+        token, started = logs.begin_request(environ)
+        method = environ.get("REQUEST_METHOD", "")
+        try:
+            try:
+                status, body, extra_headers = self.receive(environ, method)
+            except Exception:  # a bug: answer like Flask would (500, retried by Shopify), but in our shape
+                log.exception("webhook endpoint failed")
+                status, body, extra_headers = 500, {"result": "error", "detail": "internal error"}, ()
+            payload = json.dumps(body).encode()
+            start_response(f"{status} {HTTPStatus(status).phrase}", [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
+                (logs.REQUEST_ID_HEADER, logs.request_id() or ""), *security.HEADERS, *extra_headers])
+            seconds = time.perf_counter() - started
+            metrics.http_request(PATH, method, status, seconds)
+            logs.log_request(method, PATH, status, seconds)
+            return [payload]
+        finally:
+            logs.end_request(token)
+
+    def receive(self, environ: dict, method: str) -> Answer:
+        """Verify and record one delivery; the answer's status, JSON body and extra headers."""
+        delivery = verify_webhook(method, EnvironHeaders(environ), get_input_stream(environ),
+                                  get_content_length(environ), self.secrets, self.max_bytes)
+        if not delivery.ok:
+            log.info("webhook refused: %s", delivery.reason.value, extra={"status": delivery.status})
+            metrics.webhook_rejected(delivery.reason.value)
+            allow = (("Allow", "POST"),) if delivery.reason is Reason.METHOD_NOT_ALLOWED else ()
+            return STATUS[delivery.reason], _body(delivery.reason.value, delivery.detail), allow
+        extra = {"shop": delivery.shop, "topic": delivery.topic, "webhook_id": delivery.webhook_id}
+        logs.set_context(**extra)  # every later line of this request carries them
+        try:
+            recorded = record(self.app, delivery)
+        except NotDurableError as exc:
+            log.error("webhook not recorded (503, Shopify will retry): %s", exc, extra=extra)
+            metrics.webhook_rejected("unavailable")
+            return 503, _body("unavailable", "could not record the delivery; retry later"), ()
+        if recorded.duplicate:
+            log.info("duplicate webhook acknowledged", extra=extra)
+            metrics.webhook_duplicate(delivery.topic)
+            return 200, _body("duplicate"), ()
+        log.info("webhook accepted", extra=dict(extra, job_id=recorded.job_id))
+        metrics.webhook_received(delivery.topic)
+        return 200, _body("accepted", job_id=recorded.job_id), ()
+
+
+def _body(result: str, detail: str = "", job_id: Optional[int] = None) -> dict:
+    body: dict = {"result": result}
+    if detail:
+        body["detail"] = detail
+    if job_id is not None:
+        body["job_id"] = job_id
+    return body
+
+
+def init_app(app: Flask) -> None:
+    """Put the endpoint in front of the app's WSGI callable (and so in front of every test client too)."""
+    app.wsgi_app = WebhookEndpoint(app, app.wsgi_app)
