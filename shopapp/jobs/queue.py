@@ -72,30 +72,56 @@ def enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay: fl
 
 
 def enqueue_batch(app: Flask, job_ids: Sequence[int]) -> None:
-    """Put many new Jobs on the queue in one MULTI/EXEC, at a fraction of RQ's per-job cost.
+    """Put many new Jobs on the queue in one atomic step, at a fraction of RQ's per-job cost.
 
     RQ's `enqueue_many` builds and serializes a `Job` object per job (about 50 us each, as much as the
     rest of a webhook's ingestion). These jobs differ only in their id: each is a copy of one job hash
     that RQ itself built for this batch (`Job.create(...).to_dict()`, the same fields and serialization as
     `enqueue_call`), whose task takes no argument and finds its Job id in the RQ job id (`job-<id>`,
-    see `tasks.run_job`). Each is written as RQ writes a new job without dependencies: the hash, then
-    its id pushed on the queue's list, the queue added to the set of queues. tests/test_queue.py checks
-    them against jobs that RQ enqueued itself and runs them with a real RQ worker.
+    see `tasks.run_job`). A Lua script writes them as RQ writes a new job without dependencies: the
+    hash, then its id pushed on the queue's list, the queue added to the set of queues; the template
+    crosses the network once per batch, not once per job. tests/test_queue.py checks them against
+    jobs that RQ enqueued itself and runs them with a real RQ worker.
 
     Raises redis.RedisError when Redis is unreachable (the committed rows wait for the sweeper).
     """
+    if not job_ids:
+        return
     queue = get_queue(app)
     template = RQJob.create(TASK, connection=queue.connection, id=rq_job_id(0), timeout=TASK_TIMEOUT_SECONDS,
-                          result_ttl=0, failure_ttl=86400, origin=queue.name, status=JobStatus.QUEUED)
+                            result_ttl=0, failure_ttl=86400, origin=queue.name, status=JobStatus.QUEUED)
     template.enqueued_at = template.created_at
-    fields = template.to_dict()
-    with queue.connection.pipeline() as pipe:
-        pipe.sadd(queue.redis_queues_keys, queue.key)
-        for job_id in job_ids:
-            rq_id = rq_job_id(job_id)
-            pipe.hset(RQJob.key_for(rq_id), mapping=dict(fields, description=f"{TASK}({job_id})"))
-            pipe.rpush(queue.key, rq_id)
-        pipe.execute()
+    fields = [item for name, value in template.to_dict().items() if name != "description" for item in (name, value)]
+    rq_ids = [rq_job_id(job_id) for job_id in job_ids]
+    args: list = [len(fields) // 2, *fields]
+    for job_id, rq_id in zip(job_ids, rq_ids):
+        args += (rq_id, f"{TASK}({job_id})")
+    _copy_jobs_script(app)(keys=[queue.key, queue.redis_queues_keys, *map(RQJob.key_for, rq_ids)], args=args,
+                           client=queue.connection)
+
+
+# KEYS: the queue's list, the set of queues, one job hash key per job. ARGV: the number of template fields,
+# the template's field/value pairs, then (RQ job id, description) per job.
+_COPY_JOBS = """
+local nfields = tonumber(ARGV[1])
+local template = {}
+for i = 2, 1 + 2 * nfields do template[#template + 1] = ARGV[i] end
+redis.call('SADD', KEYS[2], KEYS[1])
+local arg = 2 + 2 * nfields
+for k = 3, #KEYS do
+  redis.call('HSET', KEYS[k], 'description', ARGV[arg + 1], unpack(template))
+  redis.call('RPUSH', KEYS[1], ARGV[arg])
+  arg = arg + 2
+end
+return #KEYS - 2
+"""
+
+
+def _copy_jobs_script(app: Flask):
+    script = app.extensions.get("shopapp.copy_jobs_script")
+    if script is None:
+        script = app.extensions["shopapp.copy_jobs_script"] = get_redis(app).register_script(_COPY_JOBS)
+    return script
 
 
 def try_enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay: float = 0.0) -> bool:
