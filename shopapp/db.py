@@ -15,6 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopapp import sqlite_checkpoints
+
 
 class Database:
     """An engine and its session factory."""
@@ -87,7 +89,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    path = cursor.execute("PRAGMA database_list").fetchone()[2]
+    if under_gevent() and path:
+        # Checkpoints move to a background thread (shopapp.sqlite_checkpoints): inside a commit they
+        # would stall the process's event loop.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        sqlite_checkpoints.start_in_background(path)
     cursor.close()
+
+
+def under_gevent() -> bool:
+    """True in a process whose sockets gevent patched (the web processes under gunicorn)."""
+    try:
+        from gevent import monkey
+    except ImportError:  # gevent is a production dependency, but the app also runs without it
+        return False
+    return monkey.is_module_patched("socket")
 
 
 def init_app(app: Flask) -> None:

@@ -11,7 +11,6 @@ Redis failure then is logged and the committed jobs wait for the sweeper. A fail
 """
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shopapp.db import get_db
+from shopapp.sqlite_checkpoints import write_lock, write_lock_path
 from shopapp.jobs.queue import enqueue_batch
 from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
 from shopapp.webhooks.verify import Verification
@@ -118,12 +118,9 @@ def _serialized(engine: Engine) -> Iterator[None]:
         return
     fd = _LOCK_FILES.get(path)
     if fd is None:
-        fd = _LOCK_FILES[path] = os.open(path + ".ingest-lock", os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
+        fd = _LOCK_FILES[path] = os.open(write_lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    with write_lock(fd):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 _LOCK_FILES: dict[str, int] = {}

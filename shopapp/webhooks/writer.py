@@ -14,6 +14,8 @@ from typing import Optional
 
 from flask import Flask
 
+from shopapp.db import under_gevent
+
 from shopapp.webhooks.ingest import NotDurableError, Recorded, record_deliveries, record_webhook
 from shopapp.webhooks.verify import Verification
 
@@ -22,16 +24,6 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 200
 # A request gives up waiting for the writer after this long and answers 503 (Shopify allows 5 s).
 WAIT_SECONDS = 4.0
-
-try:
-    from gevent import monkey as _monkey
-except ImportError:  # gevent is a production dependency, but the app also runs without it
-    _monkey = None
-
-
-def _under_gevent() -> bool:
-    return _monkey is not None and _monkey.is_module_patched("socket")
-
 
 class IngestWriter:
     """The per-process writer greenlet and its queue of waiting deliveries."""
@@ -85,7 +77,7 @@ class IngestWriter:
 
 def record(app: Flask, delivery: Verification) -> Recorded:
     """Record one verified delivery: through the process's writer under gevent, directly otherwise."""
-    if not _under_gevent():
+    if not under_gevent():
         return record_webhook(app, delivery)
     writer: Optional[IngestWriter] = app.extensions.get("shopapp.ingest_writer")
     if writer is None:
