@@ -1,6 +1,6 @@
 """Webhook ingestion benchmark: the app's POST /webhooks against a bare Flask endpoint, same gunicorn settings.
 
-    .venv/bin/python bench/ingest.py [-n 4000] [-c 32] [--rate 200] [--rate-seconds 5] [--rounds 3]
+    .venv/bin/python bench/ingest.py [-n 20000] [-c 32] [--rate 200] [--rate-seconds 5] [--rounds 3]
                                      [--web-workers 2] [--clients 2] [--database-url URL]
 
 Starts its own Redis, a fresh SQLite database (or --database-url), and two gunicorns on loopback with
@@ -230,7 +230,7 @@ def _percentile(values: list[float], pct: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--count", type=int, default=4000, help="webhooks per throughput run")
+    parser.add_argument("-n", "--count", type=int, default=20000, help="webhooks per throughput run")
     parser.add_argument("-c", "--concurrency", type=int, default=32, help="connections in the throughput run")
     parser.add_argument("--rate", type=float, default=200.0, help="webhooks/s of the latency run (0: skip)")
     parser.add_argument("--rate-seconds", type=float, default=5.0, help="length of each latency run")
