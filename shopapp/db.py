@@ -100,11 +100,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def under_gevent() -> bool:
     """True in a process whose sockets gevent patched (the web processes under gunicorn)."""
-    try:
-        from gevent import monkey
-    except ImportError:  # gevent is a production dependency, but the app also runs without it
-        return False
-    return monkey.is_module_patched("socket")
+    return _monkey is not None and _monkey.is_module_patched("socket")
+
+
+try:
+    from gevent import monkey as _monkey
+except ImportError:  # gevent is a production dependency, but the app also runs without it
+    _monkey = None
 
 
 def init_app(app: Flask) -> None:

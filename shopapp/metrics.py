@@ -43,7 +43,7 @@ HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.
 
 def webhook_received(topic: str) -> None:
     """A webhook was verified and made durable (new delivery)."""
-    _instruments().webhooks_received.labels(topic=topic).inc()
+    _child(_instruments().webhooks_received, topic).inc()
 
 
 def webhook_rejected(reason: str) -> None:
@@ -90,7 +90,7 @@ def event_dropped(reason: str) -> None:
 
 def http_request(endpoint: str, method: str, status: int, seconds: float) -> None:
     """One HTTP request was answered (recorded by `init_app`'s after-request hook)."""
-    _instruments().http_duration.labels(endpoint=endpoint, method=method, status=str(status)).observe(seconds)
+    _child(_instruments().http_duration, endpoint, method, str(status)).observe(seconds)
 
 
 class _Instruments:
@@ -121,6 +121,17 @@ class _Instruments:
 
 _lock = threading.Lock()
 _created: _Instruments | None = None
+_children: dict = {}
+
+
+def _child(metric, *labels: str):
+    """`metric.labels(*labels)`, remembered: the two metrics every webhook updates are looked up often,
+    and prometheus_client validates and locks on each lookup."""
+    key = (id(metric), labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
 
 
 def _instruments() -> _Instruments:
