@@ -16,6 +16,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopapp import sqlite_checkpoints
+from shopapp.green import under_gevent
 
 
 class Database:
@@ -96,17 +97,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA wal_autocheckpoint=0")
         sqlite_checkpoints.start_in_background(path)
     cursor.close()
-
-
-def under_gevent() -> bool:
-    """True in a process whose sockets gevent patched (the web processes under gunicorn)."""
-    return _monkey is not None and _monkey.is_module_patched("socket")
-
-
-try:
-    from gevent import monkey as _monkey
-except ImportError:  # gevent is a production dependency, but the app also runs without it
-    _monkey = None
 
 
 def init_app(app: Flask) -> None:

@@ -8,16 +8,9 @@ from __future__ import annotations
 
 import time
 
+from shopapp.green import under_gevent
+
 JOIN_POLL_SECONDS = 0.02
-
-
-def running_under_gevent() -> bool:
-    """True when gevent has monkey-patched `threading` in this process (gunicorn's gevent worker)."""
-    try:
-        from gevent import monkey
-    except ImportError:  # pragma: no cover - gevent is a dependency
-        return False
-    return monkey.is_module_patched("threading")
 
 
 class GreenletThread:
@@ -51,4 +44,4 @@ class GreenletThread:
 
 def reader_thread_class():
     """The thread class for simple-websocket's reader: GreenletThread under gevent, else its default."""
-    return GreenletThread if running_under_gevent() else None
+    return GreenletThread if under_gevent() else None

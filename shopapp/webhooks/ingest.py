@@ -25,9 +25,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shopapp.db import get_db
-from shopapp.sqlite_checkpoints import write_lock, write_lock_path
 from shopapp.jobs.queue import enqueue_batch
 from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
+from shopapp.sqlite_checkpoints import write_lock, write_lock_path
 from shopapp.webhooks.verify import Verification
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,7 @@ from typing import Optional
 
 from flask import Flask
 
-from shopapp.db import under_gevent
-
+from shopapp.green import under_gevent
 from shopapp.webhooks.ingest import NotDurableError, Recorded, record_deliveries, record_webhook
 from shopapp.webhooks.verify import Verification
 
