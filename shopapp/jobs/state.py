@@ -103,13 +103,7 @@ def publish_job(app: Flask, session: Optional[Session], job: Job) -> bool:
                     extra={"job_id": job.id, "shop": job.shop_domain})
         return False
     if session is not None:
-        session.execute(update(Job).where(Job.id == job.id, Job.published_version < job.version)
-                        .values(published_version=job.version)
-                        .execution_options(synchronize_session=False))
-        session.commit()
-        # Set as the committed value: a plain assignment would mark the job dirty, and the next autoflush
-        # would open a write transaction that (on SQLite) locks the database until the handler commits.
-        set_committed_value(job, "published_version", max(job.published_version or 0, job.version))
+        _record_published(session, [job])
     return True
 
 
@@ -128,13 +122,24 @@ def publish_jobs(app: Flask, session: Session, jobs: list[Job]) -> int:
     for seq in seqs:
         if seq:
             metrics.event_published()
-    table = Job.__table__  # a Core UPDATE, run as one executemany
-    session.execute(update(table).where(table.c.id == bindparam("job_id"), table.c.published_version < bindparam("v"))
-                    .values(published_version=bindparam("v")), [{"job_id": job.id, "v": job.version} for job in jobs])
+    _record_published(session, jobs)
+    return len(jobs)
+
+
+_RECORD_PUBLISHED = (update(Job.__table__)  # Core, so that many jobs go in one executemany
+                     .where(Job.__table__.c.id == bindparam("job_id"),
+                            Job.__table__.c.published_version < bindparam("v"))
+                     .values(published_version=bindparam("v")))
+
+
+def _record_published(session: Session, jobs: list[Job]) -> None:
+    """Commit `published_version` = the published version of each job (never lowering it)."""
+    session.execute(_RECORD_PUBLISHED, [{"job_id": job.id, "v": job.version} for job in jobs])
     session.commit()
     for job in jobs:
+        # Set as the committed value: a plain assignment would mark the job dirty, and the next autoflush
+        # would open a write transaction that (on SQLite) locks the database until the handler commits.
         set_committed_value(job, "published_version", max(job.published_version or 0, job.version))
-    return len(jobs)
 
 
 def publisher(app: Flask) -> EventPublisher:
