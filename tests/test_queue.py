@@ -59,3 +59,8 @@ def test_batch_jobs_are_run_by_a_real_rq_worker(app, db, rq_worker):
     with db.session() as s:
         assert {s.get(Job, i).state for i in ids} == {JobState.SUCCEEDED.value}
     assert jobs_queue.get_queue(app).get_job_ids() == []
+
+
+def test_empty_batch_writes_nothing(app, db, redis):
+    jobs_queue.enqueue_batch(app, [])
+    assert jobs_queue.get_queue(app).get_job_ids() == [] and redis.dbsize() == 0
