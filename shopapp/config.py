@@ -70,6 +70,8 @@ class Config:
     METRICS_TOKEN: str = ""
     TESTING: bool = False
     dev_credentials_generated: bool = field(default=False, compare=False)
+    # True when SHOPAPP_ENCRYPTION_KEY was unset and the local key under instance/ is used (never in production).
+    encryption_key_generated: bool = field(default=False, compare=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Config":
@@ -78,21 +80,23 @@ class Config:
         reader = _Reader(env)
         dev = reader.flag("SHOPAPP_DEV")
         key, secret = env.get("SHOPIFY_API_KEY", ""), env.get("SHOPIFY_API_SECRET", "")
-        generated = False
+        generated = key_generated = False
+        production = reader.flag("SHOPAPP_PRODUCTION")
         enc_keys = reader.fernet_keys("SHOPAPP_ENCRYPTION_KEY")
         if not key or not secret:
-            if env.get("SHOPAPP_PRODUCTION") == "1":
+            if production:
                 raise ConfigError("SHOPIFY_API_KEY and SHOPIFY_API_SECRET are required in production")
             dev, generated = True, True
             creds = load_dev_credentials()
             key, secret = key or creds["api_key"], secret or creds["api_secret"]
-            enc_keys = enc_keys or (creds["encryption_key"],)
         if not enc_keys:
-            if not dev:
-                raise ConfigError("SHOPAPP_ENCRYPTION_KEY is required outside dev mode "
+            if production:
+                raise ConfigError("SHOPAPP_ENCRYPTION_KEY is required in production "
                                   "(generate one: python -c 'from cryptography.fernet import Fernet;"
                                   "print(Fernet.generate_key().decode())')")
-            enc_keys = (load_dev_credentials()["encryption_key"],)
+            # Outside production (make run, `shopify app dev`) a local key is generated once and kept with the
+            # other local credentials, so stored tokens survive restarts.
+            enc_keys, key_generated = (load_dev_credentials()["encryption_key"],), True
         port = reader.integer("PORT", 8000, minimum=1, maximum=65535)
         return cls(
             SHOPIFY_API_KEY=key,
@@ -127,6 +131,7 @@ class Config:
             LOG_JSON=not reader.flag("LOG_PLAIN"),
             METRICS_TOKEN=env.get("METRICS_TOKEN", ""),
             dev_credentials_generated=generated,
+            encryption_key_generated=key_generated,
         )
 
     def with_overrides(self, **overrides) -> "Config":

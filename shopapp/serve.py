@@ -60,6 +60,9 @@ def main() -> int:
     if config.dev_credentials_generated:
         print("shopapp: no SHOPIFY_API_KEY/SHOPIFY_API_SECRET set: dev mode with local credentials "
               f"from {INSTANCE_DIR / 'dev-credentials.json'}")
+    elif config.encryption_key_generated:
+        print("shopapp: SHOPAPP_ENCRYPTION_KEY is not set: tokens at rest use the local key in "
+              f"{INSTANCE_DIR / 'dev-credentials.json'} (set your own in production)")
     from shopapp import migrate
 
     migrate.upgrade(config.DATABASE_URL)

@@ -54,9 +54,18 @@ def test_production_without_credentials_refuses_to_start():
         Config.from_env({"SHOPAPP_PRODUCTION": "1"})
 
 
-def test_encryption_key_is_required_outside_dev_mode():
-    with pytest.raises(ConfigError, match="SHOPAPP_ENCRYPTION_KEY is required"):
-        Config.from_env({"SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s"})
+def test_encryption_key_is_required_in_production():
+    with pytest.raises(ConfigError, match="SHOPAPP_ENCRYPTION_KEY is required in production"):
+        Config.from_env({"SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s", "SHOPAPP_PRODUCTION": "1"})
+
+
+def test_missing_encryption_key_outside_production_is_generated_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr("shopapp.config.INSTANCE_DIR", tmp_path)
+    first = Config.from_env({"SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s"})
+    second = Config.from_env({"SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s"})
+    assert not first.DEV_MODE and first.encryption_key_generated
+    assert first.ENCRYPTION_KEYS == second.ENCRYPTION_KEYS  # kept, so stored tokens stay readable
+    assert (tmp_path / "dev-credentials.json").stat().st_mode & 0o077 == 0
 
 
 def test_shopify_cli_host_becomes_the_app_url():

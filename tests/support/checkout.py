@@ -1,0 +1,31 @@
+"""A copy of this checkout in a temporary directory, as a fresh clone would have it, sharing the .venv.
+
+Tests that run the project's own commands (`make run`, the README's steps) use it so that what those
+commands write (instance/, SQLite files, generated credentials) never lands in the developer's tree.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def tracked_files(root: Path = ROOT) -> list[str]:
+    """Files git tracks, plus untracked ones it does not ignore (a work in progress is copied whole)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                            check=True, capture_output=True).stdout
+    return sorted({name for name in listed.decode().split("\0") if name and (root / name).is_file()})
+
+
+def copy_checkout(dest: Path, root: Path = ROOT, share_venv: bool = True) -> Path:
+    """Copy the checkout's files into `dest` (modification times kept, so make sees the .venv as up to date)."""
+    for name in tracked_files(root):
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, target)
+    if share_venv and (root / ".venv").exists():
+        os.symlink(root / ".venv", dest / ".venv")
+    return dest
