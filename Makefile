@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup browsers clean bench
+.PHONY: run test lint setup browsers clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ browsers:
 
 test: $(STAMP) browsers
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff (pyproject.toml: E, F, W, I, B, UP, SIM at 120 columns), then the layers as import-linter contracts.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

@@ -27,12 +27,13 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
 def _metrics():
-    # shopapp/metrics.py loaded by path: importing the shopapp package here would pull Flask and SQLAlchemy
-    # into the master before gevent patches the workers it forks.
+    # shopapp/metrics/multiprocess.py loaded by path: importing the shopapp package here would pull Flask and
+    # SQLAlchemy into the master before gevent patches the workers it forks.
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "shopapp_metrics_setup", os.path.join(os.path.dirname(os.path.abspath(__file__)), "shopapp", "metrics.py"))
+        "shopapp_metrics_setup",
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "shopapp", "metrics", "multiprocess.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -8,4 +8,4 @@ try:
     app = create_app()
 except ConfigError as exc:  # one clear line instead of a traceback deep in a worker boot
     print(f"shopapp: configuration error: {exc}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(2) from None

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -33,8 +32,8 @@ import websocket  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
 from shopapp.embedded_redis import EmbeddedRedis, find_binary  # noqa: E402
+from shopapp.testing import build_session_token, build_webhook, sample_payload  # noqa: E402
 from tests.support.processes import WebServer, WorkerProcess  # noqa: E402
-from tests.support.signing import build_session_token, build_webhook, fixture_payload  # noqa: E402
 
 API_KEY, API_SECRET = "bench-api-key", "bench-api-secret-0123456789abcdef"
 SHOP, FLOOR_SHOP, BULK_SHOP = "bench-shop.myshopify.com", "floor-shop.myshopify.com", "bulk-shop.myshopify.com"
@@ -120,13 +119,14 @@ def main() -> int:
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{work / 'bench.sqlite3'}"
     redis_server = EmbeddedRedis(work / "redis", binary=find_binary(prefer_system=True), persist=False).start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SHOPAPP_", "REDIS_", "DATABASE_"))}
-    env.update(SHOPIFY_API_KEY=API_KEY, SHOPIFY_API_SECRET=API_SECRET, SHOPAPP_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+    env.update(SHOPIFY_API_KEY=API_KEY, SHOPIFY_API_SECRET=API_SECRET,
+               SHOPAPP_ENCRYPTION_KEY=Fernet.generate_key().decode(),
                SHOPAPP_INSTANCE_DIR=str(work / "instance"), DATABASE_URL=database_url, REDIS_URL=redis_server.url,
                LOG_LEVEL="WARNING", JOB_MODULES="tests.support.test_jobs", PYTHONUNBUFFERED="1")
     processes = []
     try:
-        from shopapp import migrate
         from shopapp.config import Config
+        from shopapp.db import migrate
 
         config = Config.from_env(env)
         migrate.upgrade(config.DATABASE_URL)
@@ -148,12 +148,12 @@ def main() -> int:
 def latency(args, web: WebServer, config) -> None:
     import redis as redis_lib
 
-    from shopapp.jobs.events import EventPublisher
+    from shopapp.events.publisher import EventPublisher
 
     page = Receiver(web.ws_url, SHOP)
     floor_page = Receiver(web.ws_url, FLOOR_SHOP)
     count = int(args.rate * args.seconds)
-    base = fixture_payload("orders/create")
+    base = sample_payload("orders/create")
     hooks = [build_webhook("orders/create", API_SECRET, shop=SHOP, payload=dict(base, id=10_000 + i))
              for i in range(count)]
     sent: dict[str, float] = {}
@@ -168,11 +168,13 @@ def latency(args, web: WebServer, config) -> None:
             sessions.append(session)
         hook = hooks[i]
         sent[hook.webhook_id] = time.perf_counter()
-        statuses.append(session.post(web.url + "/webhooks", data=hook.body, headers=hook.headers, timeout=30).status_code)
+        answer = session.post(web.url + "/webhooks", data=hook.body, headers=hook.headers, timeout=30)
+        statuses.append(answer.status_code)
 
     try:
         # Warm up (connections, the worker's first job) before measuring.
-        for hook in [build_webhook("orders/create", API_SECRET, shop=SHOP, payload=dict(base, id=i)) for i in range(20)]:
+        for i in range(20):
+            hook = build_webhook("orders/create", API_SECRET, shop=SHOP, payload=dict(base, id=i))
             requests.post(web.url + "/webhooks", data=hook.body, headers=hook.headers, timeout=30)
         wait_for(lambda: len(page.succeeded()) >= 20, 60, "warm-up jobs")
         at_fixed_rate(args.rate, count, post)
@@ -209,9 +211,8 @@ def latency(args, web: WebServer, config) -> None:
 
 
 def throughput(args, web: WebServer, config) -> None:
-    from shopapp import create_app
-
     import tests.support.test_jobs  # noqa: F401  (registers test_context in this process too)
+    from shopapp import create_app
 
     page = Receiver(web.ws_url, BULK_SHOP)
     app = create_app(config)

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,7 +69,7 @@ def session_token(shop: str) -> str:
 class Stream(asyncio.Protocol):
     """One /ws/jobs socket: checks seq order, records latency, resyncs with since after a 1013."""
 
-    def __init__(self, client: "ClientProcess", shop: str, token: str):
+    def __init__(self, client: ClientProcess, shop: str, token: str):
         from wsproto import ConnectionType, WSConnection
 
         self.client, self.shop, self.token = client, shop, token
@@ -108,10 +108,8 @@ class Stream(asyncio.Protocol):
                 self.transport.write(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
                 self.close_code = event.code
-                try:
+                with contextlib.suppress(Exception):
                     self.transport.write(self.ws.send(event.response()))
-                except Exception:
-                    pass
                 self.transport.close()
             elif isinstance(event, RejectConnection):
                 self.close_code = event.status_code
@@ -172,7 +170,7 @@ class ClientProcess:
                 await loop.create_connection(lambda: stream, self.host, self.port)
                 await asyncio.wait_for(stream.synced, 60)
                 return
-            except (OSError, ConnectionError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, ConnectionError):
                 await asyncio.sleep(min(0.05 * 2 ** attempt, 2.0))
         self.failed_connects += 1
 
@@ -237,7 +235,7 @@ def client_main(argv: list[str]) -> int:
 def publisher_main(argv: list[str]) -> int:
     import redis
 
-    from shopapp.jobs.events import EventPublisher
+    from shopapp.events.publisher import EventPublisher
 
     redis_url, shops, updates, rate = argv[0], int(argv[1]), int(argv[2]), float(argv[3])
     client = redis.Redis.from_url(redis_url)
@@ -421,7 +419,8 @@ def run_scenario(name: str, params: dict, env: dict, args, workdir: Path) -> str
     seconds = max(max(r["last_receive"] for r in results) - publish_started, 1e-9)
     if os.environ.get("FANOUT_DEBUG"):
         slow = sorted(x for r in results for x in r["slow"])
-        print(f"publish started at {publish_started:.3f}, last receive at {max(r['last_receive'] for r in results):.3f}")
+        last = max(r["last_receive"] for r in results)
+        print(f"publish started at {publish_started:.3f}, last receive at {last:.3f}")
         print("slow (publish time - start, ms):", [(round(t - publish_started, 3), ms) for t, ms in slow][:100])
     rate = f"{params['rate']:.0f}/s" if params["rate"] else "full speed"
     per_conn = (rss_after - rss_before) / max(held, 1) / 1024
@@ -448,7 +447,7 @@ def main() -> int:
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children (gunicorn, clients) inherit it
-    from shopapp import migrate
+    from shopapp.db import migrate
     from shopapp.embedded_redis import EmbeddedRedis, find_binary
 
     with tempfile.TemporaryDirectory(prefix="shopapp-fanout-") as tmp:

@@ -26,6 +26,7 @@ if len(sys.argv) > 1 and sys.argv[1] == "_client":  # load-generator process: ge
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -137,7 +138,7 @@ def _start_gunicorn(app_spec: str, env: dict, port: int, workers: int, log: Path
     import requests
 
     env = dict(env, PORT=str(port), BIND_HOST="127.0.0.1", WEB_CONCURRENCY=str(workers))
-    out = open(log, "ab")
+    out = open(log, "ab")  # noqa: SIM115 (closed by _stop, with the process)
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *extra, app_spec],
                             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 30
@@ -159,14 +160,10 @@ def _stop(proc, out) -> None:
 
     if proc.poll() is None:
         proc.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(15)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
     out.close()
 
@@ -244,9 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.concurrencies = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
 
-    from shopapp import migrate
     from shopapp.config import Config
-    from shopapp.db import Database
+    from shopapp.db import Database, migrate
     from shopapp.embedded_redis import EmbeddedRedis, find_binary, free_port
 
     work = Path(tempfile.mkdtemp(prefix="shopapp-bench-"))
@@ -362,8 +358,9 @@ def _report(args, targets: dict, committed: int) -> None:
               + ("; p99 ms at the fixed rate " + ", ".join(f"{lat['p99_ms']:.1f}" for _, lat in targets[name][2])
                  if args.rate else ""))
     print(f"app/bare throughput: {ratio:.0%} (target >= 50%)")
-    print(f"web processes' CPU per accepted webhook: app {app['server_cpu_us']:.0f} us, bare {bare['server_cpu_us']:.0f} us "
-          "(the throughput runs; steadier than accepted/s when the machine is shared)")
+    print(f"web processes' CPU per accepted webhook: app {app['server_cpu_us']:.0f} us, "
+          f"bare {bare['server_cpu_us']:.0f} us (the throughput runs; steadier than accepted/s when the machine is "
+          "shared)")
     if targets["app"][1]:
         p99 = targets["app"][1]["p99_ms"]
         print(f"app p99 at {args.rate:g} webhooks/s: {p99:.2f} ms (target <= 25 ms)")

@@ -1,4 +1,5 @@
-"""Alembic environment: the URL comes from shopapp's settings, the target metadata from shopapp.models."""
+"""Alembic environment: the URL comes from shopapp's settings, the target metadata from the engine's models
+and those of every loaded feature (FEATURES)."""
 from __future__ import annotations
 
 import logging
@@ -6,20 +7,18 @@ import logging
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from shopapp.config import Config
+from shopapp.jobs.registry import load_features
 from shopapp.models import Base
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
 config = context.config
+load_features(Config.features_from_env())
 target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.attributes.get("database_url")
-    if not url:
-        from shopapp.config import Config
-
-        url = Config.from_env().DATABASE_URL
-    return url
+    return config.attributes.get("database_url") or Config.database_url_from_env()
 
 
 def run_migrations_offline() -> None:

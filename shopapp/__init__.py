@@ -1,40 +1,49 @@
-"""shopapp: a Shopify embedded app whose heart is webhook ingestion with live job status.
+"""shopapp: a Shopify embedded app whose heart is webhook ingestion with live job status, and the
+foundation to build your own webhook-heavy app on.
 
-`create_app(config)` only wires: settings, then one `init_app(app)` per service and area.
+The public API for feature code (`shopapp/features/<name>/`):
+
+    from shopapp import JobContext, webhook_handler, job_kind          # handlers and merchant jobs
+    from shopapp import PermanentJobError, JobCancelledError            # what a handler may raise
+    from shopapp import Customer, Redaction, redaction                  # its part in privacy requests
+
+and `create_app(config)`, the application factory. Names are imported on first use, so that importing
+the package costs nothing (gunicorn's master and the CLI import it before deciding what to load).
 """
 from __future__ import annotations
 
-from flask import Flask
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from shopapp.config import Config
+_EXPORTS = {
+    "create_app": "shopapp.app",
+    "get_config": "shopapp.config",
+    "JobContext": "shopapp.jobs.context",
+    "webhook_handler": "shopapp.jobs.registry",
+    "job_kind": "shopapp.jobs.registry",
+    "PermanentJobError": "shopapp.jobs.errors",
+    "JobCancelledError": "shopapp.jobs.errors",
+    "Customer": "shopapp.webhooks.privacy",
+    "Redaction": "shopapp.webhooks.privacy",
+    "redaction": "shopapp.webhooks.privacy",
+}
+
+__all__ = ["create_app", "get_config", "JobContext", "webhook_handler", "job_kind", "PermanentJobError",
+           "JobCancelledError", "Customer", "Redaction", "redaction"]
+
+if TYPE_CHECKING:
+    from shopapp.app import create_app
+    from shopapp.config import get_config
+    from shopapp.jobs.context import JobContext
+    from shopapp.jobs.errors import JobCancelledError, PermanentJobError
+    from shopapp.jobs.registry import job_kind, webhook_handler
+    from shopapp.webhooks.privacy import Customer, Redaction, redaction
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """Build the Flask app from `config` (default: the environment)."""
-    from shopapp import admin, crypto, db, health, logs, metrics, redis_client, security
-    from shopapp import realtime, webhooks
-    from shopapp.shopify import auth
-
-    config = config or Config.from_env()
-    app = Flask(__name__, template_folder="../templates", static_folder="../static")
-    app.config.update(config.as_flask_config())
-    app.extensions["shopapp.config"] = config
-    crypto.configure(config.ENCRYPTION_KEYS)
-    logs.init_app(app)
-    db.init_app(app)
-    redis_client.init_app(app)
-    security.init_app(app)
-    health.init_app(app)
-    metrics.init_app(app)
-    webhooks.init_app(app)
-    realtime.init_app(app)
-    auth.init_app(app)
-    admin.init_app(app)
-    return app
-
-
-def get_config(app: Flask | None = None) -> Config:
-    """The typed settings the app was built with."""
-    from flask import current_app
-
-    return (app or current_app).extensions["shopapp.config"]
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shopapp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -7,6 +7,7 @@ entry points (`wsgi.py`, `python -m shopapp`) print before exiting.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import secrets
@@ -22,6 +23,10 @@ INSTANCE_DIR = Path(os.environ.get("SHOPAPP_INSTANCE_DIR", ROOT / "instance"))
 DEV_CREDENTIALS_FILE = "dev-credentials.json"
 DEV_SHOP = "dev-shop.myshopify.com"
 DEFAULT_API_VERSION = "2025-10"
+FEATURES_PACKAGE = "shopapp.features"
+# Environment variables only the web process reads: other commands neither read nor validate them.
+WEB_ONLY = frozenset({"PORT", "HOST", "SHOPIFY_APP_URL", "WEBHOOK_MAX_BYTES", "WS_TOKEN_GRACE_SECONDS",
+                      "WS_QUEUE_SIZE", "WS_PING_SECONDS", "WS_MAX_MESSAGE_BYTES"})
 
 
 class ConfigError(Exception):
@@ -56,8 +61,8 @@ class Config:
     SWEEP_INTERVAL_SECONDS: float = 5.0
     WORKER_PROCESSES: int = 1
     QUEUE_NAME: str = "shopapp"
-    # Extra modules that workers import so that their @job_kind handlers register (comma-separated).
-    JOB_MODULES: tuple[str, ...] = ()
+    # The feature packages each process loads at start-up (dotted names; a bare name is a bundled feature).
+    FEATURES: tuple[str, ...] = ()
     WS_TOKEN_GRACE_SECONDS: float = 60.0
     WS_QUEUE_SIZE: int = 1000
     WS_PING_SECONDS: float = 25.0
@@ -68,16 +73,24 @@ class Config:
     LOG_JSON: bool = True
     # Bearer token that /metrics requires; unset: only direct scrapes from loopback or a private network.
     METRICS_TOKEN: str = ""
+    # The worker command's own metrics listener (worker-only machines): port (0: none) and address.
+    METRICS_PORT: int = 0
+    METRICS_BIND: str = "127.0.0.1"
     TESTING: bool = False
     dev_credentials_generated: bool = field(default=False, compare=False)
     # True when SHOPAPP_ENCRYPTION_KEY was unset and the local key under instance/ is used (never in production).
     encryption_key_generated: bool = field(default=False, compare=False)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Config":
-        """Build the settings from `environ` (default `os.environ`), validating each one."""
+    def from_env(cls, environ: dict[str, str] | None = None, *, web: bool = True) -> Config:
+        """Build the settings from `environ` (default `os.environ`), validating each one.
+
+        With `web=False` (commands that serve nothing: the worker, sweep, trigger, ...) the settings only
+        the web process reads (`WEB_ONLY`) are neither read nor validated; they keep their defaults.
+        Raises ConfigError naming the first bad setting.
+        """
         env = os.environ if environ is None else environ
-        reader = _Reader(env)
+        reader = _Reader(env if web else {k: v for k, v in env.items() if k not in WEB_ONLY})
         dev = reader.flag("SHOPAPP_DEV")
         key, secret = env.get("SHOPIFY_API_KEY", ""), env.get("SHOPIFY_API_SECRET", "")
         generated = key_generated = False
@@ -121,7 +134,7 @@ class Config:
             QUEUE_NAME=env.get("QUEUE_NAME", cls.QUEUE_NAME),
             WS_TOKEN_GRACE_SECONDS=reader.number("WS_TOKEN_GRACE_SECONDS", cls.WS_TOKEN_GRACE_SECONDS),
             WS_QUEUE_SIZE=reader.integer("WS_QUEUE_SIZE", cls.WS_QUEUE_SIZE, minimum=1),
-            JOB_MODULES=tuple(m.strip() for m in env.get("JOB_MODULES", "").split(",") if m.strip()),
+            FEATURES=reader.features("FEATURES"),
             WS_PING_SECONDS=reader.number("WS_PING_SECONDS", cls.WS_PING_SECONDS),
             WS_MAX_MESSAGE_BYTES=reader.integer("WS_MAX_MESSAGE_BYTES", cls.WS_MAX_MESSAGE_BYTES, minimum=1),
             EVENT_LOG_SIZE=reader.integer("EVENT_LOG_SIZE", cls.EVENT_LOG_SIZE, minimum=1),
@@ -130,11 +143,31 @@ class Config:
             LOG_LEVEL=reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             LOG_JSON=not reader.flag("LOG_PLAIN"),
             METRICS_TOKEN=env.get("METRICS_TOKEN", ""),
+            METRICS_PORT=reader.integer("METRICS_PORT", 0, minimum=0, maximum=65535),
+            METRICS_BIND=reader.address("METRICS_BIND", cls.METRICS_BIND),
             dev_credentials_generated=generated,
             encryption_key_generated=key_generated,
         )
 
-    def with_overrides(self, **overrides) -> "Config":
+    @staticmethod
+    def database_url_from_env(environ: dict[str, str] | None = None) -> str:
+        """DATABASE_URL alone (`db upgrade` needs nothing else); raises ConfigError when it is malformed."""
+        return _Reader(os.environ if environ is None else environ).database_url("DATABASE_URL")
+
+    @staticmethod
+    def port_from_env(environ: dict[str, str] | None = None) -> int:
+        """PORT when it is a valid port, else the default: for commands that only talk to a local app."""
+        try:
+            return _Reader(os.environ if environ is None else environ).integer("PORT", 8000, 1, 65535)
+        except ConfigError:
+            return Config.PORT
+
+    @staticmethod
+    def features_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:
+        """FEATURES alone (migrations load the features' models); raises ConfigError when it is malformed."""
+        return _Reader(os.environ if environ is None else environ).features("FEATURES")
+
+    def with_overrides(self, **overrides) -> Config:
         """A copy with some settings replaced (tests)."""
         return replace(self, **overrides)
 
@@ -243,6 +276,29 @@ class _Reader:
             raise ConfigError(f"{name}={_redact(raw)!r} is not a redis://, rediss:// or unix:// URL")
         return raw
 
+    def address(self, name: str, default: str) -> str:
+        raw = self.env.get(name, "").strip() or default
+        try:
+            ipaddress.ip_address(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not an IP address "
+                              "(e.g. 127.0.0.1, or 0.0.0.0 for every one)") from None
+        return raw
+
+    def features(self, name: str) -> tuple[str, ...]:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return bundled_features()
+        names = []
+        for entry in (e.strip() for e in raw.split(",")):
+            if not entry:
+                continue
+            if not all(part.isidentifier() for part in entry.split(".")):
+                raise ConfigError(f"{name} holds {entry!r}, which is not a module name (e.g. orders, or "
+                                  "mycompany.features.reviews)")
+            names.append(entry if "." in entry else f"{FEATURES_PACKAGE}.{entry}")
+        return tuple(dict.fromkeys(names))
+
     def fernet_keys(self, name: str) -> tuple[str, ...]:
         raw = self.env.get(name, "").strip()
         if not raw:
@@ -281,6 +337,20 @@ def load_dev_credentials() -> dict:
     os.chmod(tmp, 0o600)
     tmp.replace(path)
     return creds
+
+
+def get_config(app=None) -> Config:
+    """The typed settings the app (default: the current app) was built with."""
+    from flask import current_app
+
+    return (app or current_app).extensions["shopapp.config"]
+
+
+def bundled_features() -> tuple[str, ...]:
+    """Every feature package in shopapp/features/ (FEATURES' default), as dotted names, sorted."""
+    folder = ROOT / Path(*FEATURES_PACKAGE.split("."))
+    return tuple(f"{FEATURES_PACKAGE}.{p.parent.name}" for p in sorted(folder.glob("*/__init__.py"))
+                 if p.parent.name.isidentifier())
 
 
 def setting_names() -> list[str]:

@@ -2,8 +2,7 @@
 
 Context travels in a contextvar (per thread and per gevent greenlet), so a line logged deep inside a view
 or a task carries the request id, shop, topic, webhook id and job id without passing them around:
-- every HTTP request gets a request id (a well-formed `X-Request-Id` from the caller or the load balancer
-  is kept, otherwise a new one is made) and answers with it in `X-Request-Id`;
+- every HTTP request gets a request id (`shopapp.observability`) that its lines carry;
 - views add what they learn with `set_context(shop=..., topic=..., webhook_id=...)`;
 - tasks wrap their work in `with bind(job_id=..., shop=...):`.
 Every line passes a redactor that removes session tokens (JWTs), bearer and Shopify access tokens, token
@@ -15,23 +14,20 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import re
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
-from flask import Flask, g, request
+from flask import Flask
 
 # Context fields copied from a record's `extra=` (or the context) into the JSON line.
 CONTEXT_FIELDS = ("request_id", "shop", "topic", "webhook_id", "job_id", "event_id", "kind", "method", "path",
                   "status", "duration_ms")
-REQUEST_ID_HEADER = "X-Request-Id"
-# Accept a caller's request id only if it is short and plain, so it cannot smuggle data or forge lines.
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-_context: contextvars.ContextVar[dict] = contextvars.ContextVar("shopapp_log_context", default={})
+# The default is never mutated: every change sets a new dict.
+_context: contextvars.ContextVar[dict] = contextvars.ContextVar("shopapp_log_context", default={})  # noqa: B039
 
 _PATTERNS = [
     (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
@@ -45,7 +41,6 @@ _PATTERNS = [
     (re.compile(r"\[parameters: [^\n]*\]"), "[parameters: redacted]"),
 ]
 _secrets: tuple[str, ...] = ()
-_request_log = logging.getLogger("shopapp.request")
 
 
 def redact(text: str) -> str:
@@ -142,69 +137,22 @@ def configure(level: str = "INFO", json_lines: bool = True, secrets: Iterable[st
     root.setLevel(level)
 
 
-# --- requests -------------------------------------------------------------------------------------
-
-def begin_request(environ: dict) -> tuple[contextvars.Token, float]:
-    """Give a request its id (the caller's well-formed X-Request-Id, or a new one) and start its clock.
-
-    Returns the context token for `end_request` and the start time. The Flask hooks below and the
-    webhook endpoint (a plain WSGI endpoint in front of Flask) both use it.
-    """
-    given = environ.get("HTTP_X_REQUEST_ID", "")
-    rid = given if _REQUEST_ID.match(given) else os.urandom(16).hex()  # as unique as uuid4, a third of its cost
-    return _context.set({"request_id": rid}), time.perf_counter()
+def start_context(**fields) -> contextvars.Token:
+    """Start a fresh context holding `fields` (a request's); returns the token for `end_context`."""
+    return _context.set({k: v for k, v in fields.items() if v is not None})
 
 
-def log_request(method: str, path: str, status: int, seconds: float) -> None:
-    """The one line per answered request (INFO)."""
-    if _request_log.isEnabledFor(logging.INFO):
-        _request_log.info("request", extra={"method": method, "path": path, "status": status,
-                                            "duration_ms": round(seconds * 1000, 2)})
-
-
-def end_request(token: contextvars.Token) -> None:
-    """Drop the request's log context."""
+def end_context(token: contextvars.Token) -> None:
+    """Drop a context that `start_context` started."""
     try:
         _context.reset(token)
     except ValueError:  # reset from another context (should not happen): start the next one clean
         _context.set({})
 
 
-def request_seconds() -> float | None:
-    """How long the current Flask request has run, or None for a websocket (its life is not a latency)."""
-    started = g.get("request_started")
-    if started is None or request.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-        return None
-    return time.perf_counter() - started
-
-
-def _start_request() -> None:
-    g.log_context_token, g.request_started = begin_request(request.environ)
-
-
-def _finish_request(response):
-    rid = request_id()
-    if rid:
-        response.headers[REQUEST_ID_HEADER] = rid
-    seconds = request_seconds()
-    if seconds is not None:
-        log_request(request.method, request.path, response.status_code, seconds)
-    return response
-
-
-def _end_request(_exc) -> None:
-    token = g.pop("log_context_token", None)
-    if token is not None:
-        end_request(token)
-
-
 def init_app(app: Flask) -> None:
-    """Configure logging from the app's settings (not in tests, where pytest captures logs) and give
-    every request a request id."""
+    """Configure logging from the app's settings (not in tests, where pytest captures logs)."""
     if not app.config["TESTING"]:
         configure(app.config["LOG_LEVEL"], app.config["LOG_JSON"],
                   secrets=(app.config["SHOPIFY_API_SECRET"], app.config["SHOPIFY_API_SECRET_PREVIOUS"],
                            app.config.get("METRICS_TOKEN", ""), *app.config["ENCRYPTION_KEYS"]))
-    app.before_request(_start_request)
-    app.after_request(_finish_request)
-    app.teardown_request(_end_request)

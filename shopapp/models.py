@@ -1,4 +1,5 @@
-"""The data model: shops, received webhooks, jobs, and the small projections the handlers keep.
+"""The engine's data model: shops, received webhooks, jobs, compliance requests. Features add their own
+(`shopapp/features/<name>/models.py`) on the same `Base`, so one metadata holds every table.
 
 The database is the source of truth. Every timestamp is stored as UTC and read back timezone-aware.
 Shop access tokens are encrypted at rest (`shopapp.crypto`).
@@ -6,19 +7,26 @@ Shop access tokens are encrypted at rest (`shopapp.crypto`).
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Optional
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String,
-                        Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shopapp import crypto
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+from shopapp.clock import format_timestamp, utcnow
 
 
 class UTCDateTime(TypeDecorator):
@@ -32,10 +40,10 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use shopapp.models.utcnow()")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else value.replace(tzinfo=timezone.utc)
+        return None if value is None else value.replace(tzinfo=UTC)
 
 
 class EncryptedText(TypeDecorator):
@@ -127,7 +135,7 @@ class WebhookEvent(Base):
     payload: Mapped[Optional[dict[str, Any]]]
     status: Mapped[str] = mapped_column(String(20), default=WebhookStatus.RECEIVED.value)
 
-    job: Mapped[Optional["Job"]] = relationship(back_populates="webhook_event", uselist=False)
+    job: Mapped[Optional[Job]] = relationship(back_populates="webhook_event", uselist=False)
 
 
 class Job(Base):
@@ -181,54 +189,9 @@ class Job(Base):
             "message": self.message,
             "attempts": self.attempts,
             "error": self.error,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
+            "created_at": format_timestamp(self.created_at),
+            "updated_at": format_timestamp(self.updated_at),
         }
-
-
-class Order(Base):
-    """Projection of a shop's orders: the latest state applied, for stale-delivery checks."""
-
-    __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("shop_domain", "order_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    shop_domain: Mapped[str] = mapped_column(String(255))
-    order_id: Mapped[int] = mapped_column(BigInteger)
-    name: Mapped[Optional[str]] = mapped_column(String(100))
-    customer_id: Mapped[Optional[int]] = mapped_column(BigInteger, index=True)
-    email: Mapped[Optional[str]] = mapped_column(String(255))
-    financial_status: Mapped[Optional[str]] = mapped_column(String(50))
-    fulfillment_status: Mapped[Optional[str]] = mapped_column(String(50))
-    total_price: Mapped[Optional[str]] = mapped_column(String(50))
-    currency: Mapped[Optional[str]] = mapped_column(String(10))
-    source_updated_at: Mapped[Optional[datetime]]   # the payload's updated_at
-    triggered_at: Mapped[Optional[datetime]]        # X-Shopify-Triggered-At of the applied delivery
-    applied_count: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class Product(Base):
-    """Projection of a shop's products (from products/* webhooks and the Sync products job)."""
-
-    __tablename__ = "products"
-    __table_args__ = (UniqueConstraint("shop_domain", "product_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    shop_domain: Mapped[str] = mapped_column(String(255))
-    product_id: Mapped[int] = mapped_column(BigInteger)
-    title: Mapped[Optional[str]] = mapped_column(Text)
-    status: Mapped[Optional[str]] = mapped_column(String(50))
-    vendor: Mapped[Optional[str]] = mapped_column(String(255))
-    product_type: Mapped[Optional[str]] = mapped_column(String(255))
-    handle: Mapped[Optional[str]] = mapped_column(String(255))
-    total_inventory: Mapped[Optional[int]] = mapped_column(Integer)
-    variants_count: Mapped[Optional[int]] = mapped_column(Integer)
-    source_updated_at: Mapped[Optional[datetime]]
-    triggered_at: Mapped[Optional[datetime]]
-    applied_count: Mapped[int] = mapped_column(Integer, default=0)
-    synced_at: Mapped[Optional[datetime]]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ComplianceRequest(Base):
@@ -247,7 +210,3 @@ class ComplianceRequest(Base):
     result: Mapped[Optional[dict[str, Any]]]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[Optional[datetime]]
-
-
-def _iso(value: Optional[datetime]) -> Optional[str]:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")

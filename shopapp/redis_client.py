@@ -6,7 +6,6 @@ from flask import Flask, current_app
 
 from shopapp.config import ConfigError
 
-
 # Connections one process may open. Under gevent hundreds of requests run at once; redis-py's default
 # pool raises "Too many connections" past 100, so a blocking pool makes a burst wait for a free one.
 MAX_CONNECTIONS = 200

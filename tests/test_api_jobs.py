@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from shopapp import keys
-from shopapp.jobs.events import EventPublisher
+from shopapp import redis_keys
+from shopapp.events.publisher import EventPublisher
 from shopapp.models import Job, JobState, utcnow
-from tests.support.signing import DEFAULT_SHOP
+from shopapp.testing import SHOP as DEFAULT_SHOP
 
 OTHER_SHOP = "other-shop.myshopify.com"
 
@@ -150,7 +150,7 @@ def test_start_creates_a_queued_merchant_job_for_the_tokens_shop(api, db, redis,
 
 def test_start_publishes_the_new_job_to_the_shops_live_feed(api, redis):
     job = api("POST", "/api/jobs", json={"kind": "sync_products"}).get_json()
-    events = redis.zrange(keys.shop_event_log(DEFAULT_SHOP), 0, -1)
+    events = redis.zrange(redis_keys.shop_event_log(DEFAULT_SHOP), 0, -1)
     assert [json.loads(e)["job"]["id"] for e in events] == [job["id"]]
 
 

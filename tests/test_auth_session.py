@@ -8,8 +8,8 @@ from sqlalchemy import text
 
 from shopapp.admin.session import RETRY_HEADER, require_session_token
 from shopapp.models import Shop, utcnow
+from shopapp.testing import SHOP as DEFAULT_SHOP
 from tests.support.shop_tokens import install_shop, shop_row, stored
-from tests.support.signing import DEFAULT_SHOP
 
 PROBE = "/api/_probe"
 
@@ -195,7 +195,7 @@ def test_redis_being_down_does_not_break_an_api_request(app, session_token, db, 
 
 def test_dev_mode_with_generated_credentials_never_calls_shopify(config, db, redis, session_token, caplog):
     from shopapp import create_app
-    from tests.conftest import dispose_app
+    from shopapp.testing.plugin import dispose_app
 
     app = create_app(config.with_overrides(dev_credentials_generated=True, SHOPIFY_ADMIN_ORIGIN=""))
     app.add_url_rule(PROBE, "probe", require_session_token(lambda: jsonify(shop=g.shop)))

@@ -13,10 +13,9 @@ import pytest
 import requests
 
 from shopapp.config import DEV_SHOP
-from shopapp.jobs.events import EventPublisher
-from tests.conftest import API_KEY, API_SECRET, chromium_path
-from tests.support.browser import PageLog, launch_chromium, wait_until
-from tests.support.signing import build_session_token, build_webhook
+from shopapp.events.publisher import EventPublisher
+from shopapp.testing import API_KEY, API_SECRET, build_session_token, build_webhook, wait_until
+from tests.support.browser import PageLog, chromium_path, launch_chromium, page_pause
 
 CHROMIUM = chromium_path()
 if CHROMIUM is None:
@@ -141,7 +140,7 @@ def test_failed_job_shows_its_error_and_can_be_retried_from_the_keyboard(open_da
         page.keyboard.press("Enter")
     assert response.value.status == 202
     # The retry is seen live: back on the queue, then failed again (the payload is still unusable).
-    wait_until(lambda: "queued" in page.evaluate("window.__states"), message="the retried job to be queued")
+    wait_until(lambda: "queued" in page.evaluate("window.__states"), what="the retried job to be queued")
     page.wait_for_selector(failed)
     assert page.evaluate("window.__sameDocument") is True
 
@@ -158,13 +157,13 @@ def test_page_resumes_after_the_server_restarts_with_no_missed_update(open_dashb
     assert "reconnecting" in page.inner_text("#connection").lower()
     missed = [send_webhook(other) for _ in range(3)]
     publisher = EventPublisher(redis)
-    wait_until(lambda: _final_states(redis, missed), message="the missed jobs to finish")
+    wait_until(lambda: _final_states(redis, missed), what="the missed jobs to finish")
     web_server(env=DEV_ENV, port=port)
     page.wait_for_selector("#connection[data-status=live]")
     for webhook_id in missed:
         page.wait_for_selector(row(page, webhook_id, "succeeded"))
     wait_until(lambda: page.get_attribute("#dashboard", "data-seq") == str(publisher.current_seq(DEV_SHOP)),
-               message="the page to be current at the shop's latest seq")
+               what="the page to be current at the shop's latest seq")
     assert page.evaluate("window.__sameDocument") is True
 
 
@@ -250,7 +249,8 @@ CONTRAST_AUDIT = """selector => {
     const fg = lum(rgb(getComputedStyle(el).color).slice(0, 3)), bg = lum(background(el));
     const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
     checked += 1;
-    if (!(ratio >= 4.5)) low.push(`${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}": ${ratio.toFixed(2)}`);
+    const label = `${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}"`;
+    if (!(ratio >= 4.5)) low.push(`${label}: ${ratio.toFixed(2)}`);
   }
   return {checked, low};
 }"""
@@ -333,13 +333,13 @@ def test_seq_gap_on_the_socket_triggers_a_resync_that_loses_nothing(open_dashboa
             ws.send(message)
         server.on_message(to_page)
 
-    # The shop's seq counter starts at a seed, not at 1 (see shopapp.jobs.events): seed it beforehand so
+    # The shop's seq counter starts at a seed, not at 1 (see shopapp.events.publisher): seed it beforehand so
     # that the only gap this page sees is the one the proxy makes.
     seed = send_webhook(stack)
-    wait_until(lambda: _final_states(redis, [seed]), message="the seeding job to finish")
+    wait_until(lambda: _final_states(redis, [seed]), what="the seeding job to finish")
     page, _log = open_dashboard(before_load=lambda p: p.route_web_socket("**/ws/jobs*", lossy_proxy))
     first = send_webhook(stack)
-    wait_until(lambda: dropped, message="the proxy to drop the first job's succeeded event", page=page)
+    wait_until(lambda: dropped, what="the proxy to drop the first job's succeeded event", pause=page_pause(page))
     assert page.get_attribute(row(page, first), "data-state") != "succeeded"
     # The next event's seq is one too far ahead: the page resyncs with since= and gets the lost one.
     second = send_webhook(stack)
@@ -351,10 +351,10 @@ def test_seq_gap_on_the_socket_triggers_a_resync_that_loses_nothing(open_dashboa
 
 def _final_states(redis, webhook_ids) -> bool:
     """True when the last published event of each webhook's job is `succeeded`."""
-    from shopapp import keys
+    from shopapp import redis_keys
 
     latest = {}
-    for raw in redis.zrange(keys.shop_event_log(DEV_SHOP), 0, -1):
+    for raw in redis.zrange(redis_keys.shop_event_log(DEV_SHOP), 0, -1):
         job = json.loads(raw)["job"]
         latest[job["webhook_id"]] = job["state"]
     return all(latest.get(w) == "succeeded" for w in webhook_ids)

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import chromium_path
-from tests.support.browser import launch_chromium
+from tests.support.browser import chromium_path, launch_chromium
 
 CHROMIUM = chromium_path()
 if CHROMIUM is None:

@@ -6,8 +6,10 @@ import logging
 
 from sqlalchemy import select
 
-from shopapp.models import ComplianceRequest, Job, Order, Product, Shop, WebhookEvent
-from tests.support.signing import fixture_payload
+from shopapp.features.orders.models import Order
+from shopapp.features.products.models import Product
+from shopapp.models import ComplianceRequest, Job, Shop, WebhookEvent
+from shopapp.testing import sample_payload
 
 SHOP = "test-shop.myshopify.com"
 OTHER_SHOP = "other-shop.myshopify.com"
@@ -22,7 +24,7 @@ def _deliver(client, signed_webhook, topic, payload=None, shop=SHOP):
 
 
 def _alice_order() -> dict:
-    order = fixture_payload("orders/create")
+    order = sample_payload("orders/create")
     order.update(id=111, name="#1001", email="alice@example.com", contact_email="alice@example.com")
     order["customer"] = dict(order["customer"], id=5550001, email="alice@example.com")
     return order

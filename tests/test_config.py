@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from shopapp.config import Config, ConfigError, setting_names
-from tests.conftest import ENCRYPTION_KEY
+from shopapp.testing import ENCRYPTION_KEY
 from tests.support.processes import ROOT
 
 BASE = {"SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s", "SHOPAPP_ENCRYPTION_KEY": ENCRYPTION_KEY}

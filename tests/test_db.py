@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from shopapp import db as db_module
 from shopapp.db import Database
@@ -35,7 +36,7 @@ def test_connection_in_steady_use_is_not_pinged(pg_database, db, monkeypatch):
     # Without the ping the first statement on the dead connection fails; the pool then starts afresh.
     monkeypatch.setattr(db_module, "PING_IDLE_SECONDS", 3600.0)
     _kill_pooled_connection(pg_database, db)
-    with pytest.raises(Exception), pg_database.engine.connect() as conn:
+    with pytest.raises(SQLAlchemyError), pg_database.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     with pg_database.engine.connect() as conn:
         assert conn.execute(text("SELECT 1")).scalar() == 1

@@ -8,7 +8,7 @@ import pytest
 from shopapp import create_app
 from shopapp.config import DEV_SHOP, Config
 from shopapp.shopify.session_token import verify_session_token
-from tests.conftest import dispose_app
+from shopapp.testing.plugin import dispose_app
 
 DEV_ROUTES = ["/dev/app-bridge.js", "/dev/session-token", "/dev/", "/dev/anything"]
 

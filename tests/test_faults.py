@@ -16,20 +16,21 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from shopapp.embedded_redis import EmbeddedRedis, find_binary
+from shopapp.features.orders.models import Order
 from shopapp.jobs import queue as jobs_queue
-from shopapp.models import Job, JobState, Order, WebhookEvent
+from shopapp.models import Job, JobState, WebhookEvent
+from shopapp.testing import SHOP as DEFAULT_SHOP
+from shopapp.testing import wait_until as _wait_until
+from tests.support.features import TEST_FEATURES
 from tests.support.live_client import LiveClient
-from tests.support.shopify_sender import SendReport, ShopifySender
 from tests.support.orders import count_rows, order_webhooks
-from tests.support.signing import DEFAULT_SHOP
+from tests.support.shopify_sender import SendReport, ShopifySender
 from tests.support.tcp_proxy import TcpProxy
-from tests.support.waiting import wait_until as _wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-TEST_KINDS = "tests.support.test_jobs"
 # A stalled job is handed over quickly, so the tests need not wait JOB_STALL_SECONDS' production default.
-FAST_RECOVERY = {"JOB_STALL_SECONDS": "1.5", "SWEEP_INTERVAL_SECONDS": "0.3", "JOB_MODULES": TEST_KINDS}
+FAST_RECOVERY = {"JOB_STALL_SECONDS": "1.5", "SWEEP_INTERVAL_SECONDS": "0.3", "FEATURES": TEST_FEATURES}
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -219,7 +220,7 @@ def test_pages_on_a_restarted_web_process_resume_with_since_and_miss_nothing(
         sender = ShopifySender([first.url + "/webhooks", second.url + "/webhooks"])
         thread, holder = send_in_background(sender, webhooks, rate=50)
         # Mid-stream, and every page already holds a seq (a page still at the seq-0 snapshot could only
-        # get a fresh snapshot: the shop's counter starts high, see shopapp.jobs.events).
+        # get a fresh snapshot: the shop's counter starts high, see shopapp.events.publisher).
         wait_until(lambda: sender.sent >= 50 and all(len(c.count("succeeded")) >= 10 for c in clients),
                    timeout=60, what="50 deliveries sent and 10 jobs on every page")
         first.stop()  # SIGTERM: graceful; its sockets are closed with 1001

@@ -14,7 +14,7 @@ def test_readyz_answers_200_when_database_and_redis_answer(client):
 def test_readyz_answers_503_when_redis_is_down(app_env, db, private_redis):
     from shopapp import create_app
     from shopapp.config import Config
-    from tests.conftest import dispose_app
+    from shopapp.testing.plugin import dispose_app
 
     config = Config.from_env(dict(app_env, REDIS_URL=private_redis.url)).with_overrides(TESTING=True)
     app = create_app(config)

@@ -2,8 +2,8 @@
 import json
 import time
 
-from shopapp import keys
-from shopapp.jobs.events import EventPublisher
+from shopapp import redis_keys
+from shopapp.events.publisher import EventPublisher
 
 SHOP = "a.myshopify.com"
 
@@ -21,7 +21,7 @@ def test_seq_grows_by_exactly_one_per_event(redis):
 
 def test_each_shop_has_its_own_sequence_and_channel(redis):
     pubsub = redis.pubsub()
-    pubsub.subscribe(keys.shop_events_channel("b.myshopify.com"))
+    pubsub.subscribe(redis_keys.shop_events_channel("b.myshopify.com"))
     pubsub.get_message(timeout=1)
     pub = EventPublisher(redis)
     pub.publish(SHOP, _job(1), 1)

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select
 
 import tests.support.test_jobs  # noqa: F401  (registers the test job kinds)
+from shopapp.features.orders.models import Order
 from shopapp.jobs import queue as jobs_queue
-from shopapp.jobs.errors import (JobNotCancellableError, JobNotFoundError, JobNotRetryableError,
-                                 UnknownJobKindError)
+from shopapp.jobs.errors import JobNotCancellableError, JobNotFoundError, JobNotRetryableError, UnknownJobKindError
 from shopapp.jobs.runner import backoff_delay, run_job
 from shopapp.jobs.state import change_job
-from shopapp.models import Job, Order
-from tests.support.rq_worker import BurstWorker
+from shopapp.models import Job
+from shopapp.testing.workers import BurstWorker
 
 SHOP = "test-shop.myshopify.com"
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from shopapp import logs
 from shopapp.models import Job, JobState
-from tests.support.signing import DEFAULT_SHOP, build_webhook, fixture_payload
+from shopapp.testing import SHOP as DEFAULT_SHOP
+from shopapp.testing import build_webhook, sample_payload
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ def test_real_processes_never_log_tokens_secrets_or_customer_data(web_server, wo
     worker = worker_process(env=debug)
     token = session_token()
     email, name, phone = "jane.uniquecustomer@example.com", "Janeunique", "+1-555-0199-777"
-    payload = fixture_payload("orders/create")
+    payload = sample_payload("orders/create")
     payload.update(email=email, contact_email=email, phone=phone,
                    customer={"id": 99, "email": email, "first_name": name, "last_name": "Doe", "phone": phone})
     webhook = build_webhook("orders/create", app_env["SHOPIFY_API_SECRET"], payload=payload)

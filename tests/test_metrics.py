@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
@@ -11,8 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
 
 from shopapp import metrics
-from tests.support.metrics_text import scrape, value
 from shopapp.embedded_redis import free_port
+from shopapp.metrics import multiprocess
+from tests.support.metrics_text import scrape, value
 
 FAMILIES = ("shopapp_webhooks_received", "shopapp_webhooks_rejected", "shopapp_webhooks_duplicate",
             "shopapp_job_duration_seconds", "shopapp_websockets_open", "shopapp_events_published",
@@ -75,7 +75,7 @@ def test_queue_depth_is_read_from_redis(client, app, redis):
 def test_metrics_answer_while_redis_is_down(app_env, db, private_redis):
     from shopapp import create_app
     from shopapp.config import Config
-    from tests.conftest import dispose_app
+    from shopapp.testing.plugin import dispose_app
 
     application = create_app(Config.from_env(dict(app_env, REDIS_URL=private_redis.url)).with_overrides(TESTING=True))
     private_redis.stop()
@@ -111,7 +111,7 @@ def test_metrics_from_a_public_address_need_the_token(client):
 def test_metrics_token_is_required_when_set(app_env, db, redis):
     from shopapp import create_app
     from shopapp.config import Config
-    from tests.conftest import dispose_app
+    from shopapp.testing.plugin import dispose_app
 
     application = create_app(Config.from_env(dict(app_env, METRICS_TOKEN="scrape-token-0123456789"))
                              .with_overrides(TESTING=True))
@@ -130,18 +130,18 @@ def test_prepare_process_removes_directories_of_supervisors_that_are_gone(tmp_pa
     monkeypatch.setenv("METRICS_DIR", str(tmp_path))
     # setenv first, so that monkeypatch restores the variable's absence after prepare_process sets it;
     # a leaked directory would send the rest of the session's metrics to a deleted tmp_path.
-    monkeypatch.setenv(metrics.ENV_DIR, "")
-    monkeypatch.delenv(metrics.ENV_DIR)
+    monkeypatch.setenv(multiprocess.ENV_DIR, "")
+    monkeypatch.delenv(multiprocess.ENV_DIR)
     gone = tmp_path / "worker-999999"
     gone.mkdir()
-    (gone / metrics.OWNER_FILE).write_text("999999 1")
+    (gone / multiprocess.OWNER_FILE).write_text("999999 1")
     (gone / "counter_999999.db").write_bytes(b"")
     reused = tmp_path / f"web-{os.getppid()}"  # a live pid whose start time does not match: a reused pid
     reused.mkdir()
-    (reused / metrics.OWNER_FILE).write_text(f"{os.getppid()} 0")
+    (reused / multiprocess.OWNER_FILE).write_text(f"{os.getppid()} 0")
     own = metrics.prepare_process("web")
     assert own == tmp_path / f"web-{os.getpid()}"
-    assert os.environ[metrics.ENV_DIR] == str(own)
+    assert os.environ[multiprocess.ENV_DIR] == str(own)
     assert sorted(p.name for p in tmp_path.iterdir()) == [own.name]
 
 

@@ -1,12 +1,10 @@
 """Migrations build a fresh database that matches the models, and downgrade cleanly."""
-import os
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from shopapp import migrate
-from shopapp.db import Database
+from shopapp.db import Database, migrate
 from shopapp.models import Base
 
 

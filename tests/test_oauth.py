@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import httpx
 import pytest
 
-from shopapp import keys
+from shopapp import redis_keys
 from shopapp.shopify import oauth
 from tests.support.fake_shopify import sign_query
 from tests.support.shop_tokens import shop_row, stored
@@ -47,8 +47,8 @@ def test_auth_redirects_to_shopify_authorize_with_a_state_bound_to_the_shop(clie
     assert query["scope"] == config.SCOPES
     assert query["redirect_uri"] == f"{config.APP_URL}/auth/callback"
     assert len(query["state"]) >= 32
-    assert redis.get(keys.oauth_state(query["state"])) == SHOP.encode()
-    assert 0 < redis.ttl(keys.oauth_state(query["state"])) <= oauth.STATE_TTL_SECONDS
+    assert redis.get(redis_keys.oauth_state(query["state"])) == SHOP.encode()
+    assert 0 < redis.ttl(redis_keys.oauth_state(query["state"])) <= oauth.STATE_TTL_SECONDS
     assert oauth.STATE_COOKIE in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
 
 
@@ -63,7 +63,7 @@ def test_auth_refuses_a_bad_shop(client, redis, query):
     response = client.get(f"/auth?{query}")
     assert response.status_code == 400
     assert response.get_data(as_text=True).strip()
-    assert redis.keys(keys.oauth_state("*")) == []
+    assert redis.keys(redis_keys.oauth_state("*")) == []
 
 
 def test_the_callback_stores_an_expiring_token_and_opens_the_app_in_the_admin(client, config, db, fake_shopify,
@@ -78,7 +78,7 @@ def test_the_callback_stores_an_expiring_token_and_opens_the_app_in_the_admin(cl
     row, token = shop_row(db, SHOP), stored(db, SHOP)
     assert row.installed and row.scopes == "read_products,read_orders"
     assert token.expiring and token.refresh_token
-    assert redis.get(keys.oauth_state(state)) is None  # used up
+    assert redis.get(redis_keys.oauth_state(state)) is None  # used up
 
 
 def test_the_callback_falls_back_to_the_shop_admin_without_a_usable_host(client, config, fake_shopify):
@@ -119,7 +119,7 @@ def test_a_forged_hmac_is_refused_and_keeps_the_state(client, config, fake_shopi
     tampered = callback_query(config, fake_shopify, state)
     tampered["code"] = "swapped"
     assert client.get("/auth/callback?" + urlencode(tampered)).status_code == 401
-    assert redis.get(keys.oauth_state(state)) is not None  # a forgery cannot burn the merchant's state
+    assert redis.get(redis_keys.oauth_state(state)) is not None  # a forgery cannot burn the merchant's state
     assert fake_shopify.count("authorization_code") == 0
     assert shop_row(db, SHOP) is None
 
@@ -133,7 +133,7 @@ def test_a_stale_callback_is_refused(client, config, fake_shopify):
 def test_the_previous_secret_is_accepted_during_a_rotation(app_env, fake_shopify, db, redis):
     from shopapp import create_app
     from shopapp.config import Config
-    from tests.conftest import dispose_app
+    from shopapp.testing.plugin import dispose_app
 
     config = Config.from_env(dict(app_env, SHOPIFY_API_SECRET_PREVIOUS="old-secret-" + "1" * 32))
     app = create_app(config.with_overrides(TESTING=True))

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support.signing import DEFAULT_SHOP
+from shopapp.testing import SHOP as DEFAULT_SHOP
 
 OTHER_SHOP = "other-shop.myshopify.com"
 
@@ -14,7 +14,7 @@ OTHER_SHOP = "other-shop.myshopify.com"
 def make_client():
     """make_client(config) -> a test client of an app of its own, disposed after the test."""
     from shopapp import create_app
-    from tests.conftest import dispose_app
+    from shopapp.testing.plugin import dispose_app
 
     apps = []
 

@@ -1,7 +1,8 @@
 """Putting jobs on RQ in bulk (`enqueue_batch`, the ingestion path): the same jobs RQ itself would write."""
 from __future__ import annotations
 
-from rq.job import Job as RQJob, JobStatus
+from rq.job import Job as RQJob
+from rq.job import JobStatus
 
 import tests.support.test_jobs  # noqa: F401  (registers the test job kinds)
 from shopapp.db import get_db

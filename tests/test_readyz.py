@@ -4,7 +4,7 @@ from __future__ import annotations
 from shopapp import create_app
 from shopapp.config import Config
 from shopapp.embedded_redis import free_port
-from tests.conftest import dispose_app
+from shopapp.testing.plugin import dispose_app
 
 
 def test_readyz_answers_503_when_the_database_is_unreachable(app_env, redis):

@@ -3,8 +3,8 @@ from datetime import timedelta
 
 import pytest
 
-from shopapp.jobs.events import EventPublisher
-from shopapp.jobs.snapshot import job_snapshot
+from shopapp.events.publisher import EventPublisher
+from shopapp.events.snapshot import job_snapshot
 from shopapp.models import Job, utcnow
 
 SHOP = "a.myshopify.com"

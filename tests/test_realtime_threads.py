@@ -4,9 +4,9 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from shopapp.jobs.events import EventPublisher
+from shopapp.events.publisher import EventPublisher
 from shopapp.realtime import get_hub
-from tests.support.signing import DEFAULT_SHOP
+from shopapp.testing import SHOP as DEFAULT_SHOP
 from tests.support.ws_client import connect
 
 

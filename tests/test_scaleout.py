@@ -11,8 +11,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from shopapp import keys
-from shopapp.models import Job, JobState, Order, WebhookEvent
+from shopapp import redis_keys
+from shopapp.features.orders.models import Order
+from shopapp.models import Job, JobState, WebhookEvent
 from tests.support.live_client import LiveClient
 from tests.support.orders import count_rows, order_webhooks
 from tests.support.shopify_sender import ShopifySender
@@ -31,7 +32,7 @@ def metric(text: str, name: str, **labels) -> float:
 def published_seqs(redis_client, shop: str, after: int) -> list[int]:
     """The seqs the workers and web processes published for `shop` after `after` (the replay log)."""
     return [int(score) for _, score in
-            redis_client.zrangebyscore(keys.shop_event_log(shop), after + 1, "+inf", withscores=True)]
+            redis_client.zrangebyscore(redis_keys.shop_event_log(shop), after + 1, "+inf", withscores=True)]
 
 
 @pytest.mark.slow
@@ -77,7 +78,7 @@ def test_every_event_reaches_every_socket_once_across_two_web_and_two_worker_pro
             assert web.alive()
 
         # /metrics of either web process sums all four processes of this machine.
-        published = sum(redis.zcard(keys.shop_event_log(shop)) for shop in SHOPS)
+        published = sum(redis.zcard(redis_keys.shop_event_log(shop)) for shop in SHOPS)
         for web in webs:
             text = requests.get(web.url + "/metrics", timeout=10).text
             assert metric(text, "shopapp_webhooks_received_total", topic="orders/create") == 200

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from shopapp.embedded_redis import free_port
+from shopapp.testing import wait_until
 from tests.support.checkout import ROOT, copy_checkout
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

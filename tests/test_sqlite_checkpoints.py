@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from shopapp.sqlite_checkpoints import Checkpointer, write_lock, write_lock_path
+from shopapp.db.sqlite import Checkpointer, write_lock, write_lock_path
 
 ROW = "x" * 3000
 

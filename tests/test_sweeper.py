@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 import tests.support.test_jobs  # noqa: F401  (registers the test job kinds)
-from shopapp import keys
+from shopapp import redis_keys
 from shopapp.jobs import queue as jobs_queue
 from shopapp.jobs.state import change_job
 from shopapp.jobs.sweeper import sweep, sweep_with_lock
@@ -111,7 +111,7 @@ def test_many_missed_changes_of_several_shops_are_republished_once(app, db, redi
 
 def test_only_one_sweeper_runs_at_a_time(app, db, redis):
     _insert(db, state="queued", updated_at=utcnow() - timedelta(minutes=1))
-    held = redis.lock(keys.sweeper_lock(), timeout=30)
+    held = redis.lock(redis_keys.sweeper_lock(), timeout=30)
     assert held.acquire(blocking=False)
     try:
         with app.app_context():

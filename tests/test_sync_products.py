@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from shopapp import keys
-from shopapp.jobs.kinds import kind_names, load_kinds
-from shopapp.models import Job, Product
+from shopapp import redis_keys
+from shopapp.features.products.models import Product
+from shopapp.jobs import registry
+from shopapp.models import Job
 from shopapp.shopify.errors import REAUTH_MESSAGE
+from shopapp.testing import SHOP as DEFAULT_SHOP
 from tests.support.shop_tokens import install_shop, stored
-from tests.support.signing import DEFAULT_SHOP
 
 SHOP = DEFAULT_SHOP
 
@@ -47,13 +48,12 @@ def products(db, shop: str = SHOP) -> list[Product]:
 
 def published(redis, job_id: int) -> list[dict]:
     """Every job event published for `job_id`, in seq order."""
-    events = [json.loads(raw) for raw in redis.zrange(keys.shop_event_log(SHOP), 0, -1)]
+    events = [json.loads(raw) for raw in redis.zrange(redis_keys.shop_event_log(SHOP), 0, -1)]
     return [e["job"] for e in events if e["job"]["id"] == job_id]
 
 
-def test_the_worker_registers_the_sync_products_kind():
-    load_kinds()
-    assert "sync_products" in kind_names()
+def test_the_sync_products_feature_registers_a_merchant_kind(app):
+    assert "sync_products" in registry.merchant_kinds()
 
 
 def test_sync_products_stores_every_product_and_reports_n_of_total(client, session_token, db, redis, rq_worker,
@@ -71,7 +71,7 @@ def test_sync_products_stores_every_product_and_reports_n_of_total(client, sessi
     assert (first.title, first.status, first.vendor, first.product_type, first.handle) == \
         ("Product 1", "active", "Acme", "Widget", "product-1000")
     assert (first.total_inventory, first.variants_count) == (5, 1)
-    assert first.source_updated_at == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert first.source_updated_at == datetime(2026, 1, 1, tzinfo=UTC)
     assert all(p.synced_at is not None for p in rows)
     # The merchant's page saw a moving bar: n of total, in order.
     progress = [(j["progress"], j["message"]) for j in published(redis, job["id"]) if j["state"] == "running"]
@@ -97,7 +97,7 @@ def test_a_product_a_newer_webhook_updated_keeps_the_newer_state(client, session
     fake_shopify.add_products(SHOP, 2)
     with db.session() as session:
         session.add(Product(shop_domain=SHOP, product_id=1000, title="From a newer webhook",
-                            source_updated_at=datetime(2027, 1, 1, tzinfo=timezone.utc), applied_count=1))
+                            source_updated_at=datetime(2027, 1, 1, tzinfo=UTC), applied_count=1))
         session.commit()
     job = start(client, session_token)
     rq_worker(done=finished(db, job["id"]))

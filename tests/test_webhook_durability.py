@@ -8,10 +8,11 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from shopapp.features.orders.models import Order
 from shopapp.jobs.sweeper import sweep
-from shopapp.models import Job, Order, WebhookEvent
-from tests.support.rq_worker import BurstWorker
-from tests.support.waiting import wait_until
+from shopapp.models import Job, WebhookEvent
+from shopapp.testing import wait_until
+from shopapp.testing.workers import BurstWorker
 
 
 def _count(db, model, *where) -> int:

@@ -51,3 +51,16 @@ def test_a_bug_answers_500_in_the_endpoints_shape_and_is_logged(client, signed_w
 def test_every_other_path_is_flasks(client):
     assert client.get("/healthz").status_code == 200
     assert client.post("/webhooks/extra", data=b"{}").status_code == 404
+
+
+def test_the_endpoint_is_observed_like_a_flask_view(client, signed_webhook, caplog):
+    # One RequestObservation serves both (shopapp/observability.py): same headers, same line, same metric.
+    with caplog.at_level(logging.INFO, logger="shopapp.request"):
+        view = client.get("/healthz")
+        hook = signed_webhook("orders/create").post(client)
+    records = [r for r in caplog.records if r.name == "shopapp.request"]
+    assert [(r.method, r.path, r.status) for r in records] == [("GET", "/healthz", 200), ("POST", "/webhooks", 200)]
+    assert set(vars(records[0])) == set(vars(records[1]))  # the same fields on both lines
+    for name in ("X-Content-Type-Options", "Referrer-Policy"):
+        assert view.headers[name] == hook.headers[name]
+    assert view.headers["X-Request-Id"] and hook.headers["X-Request-Id"]

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from shopapp.models import Job, Order, Product, Shop, WebhookEvent, utcnow
-from tests.support.signing import fixture_payload
+from shopapp.features.orders.models import Order
+from shopapp.features.products.models import Product
+from shopapp.models import Job, Shop, WebhookEvent, utcnow
+from shopapp.testing import sample_payload
 
-T0 = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
 
 def _deliver(client, signed_webhook, topic, payload=None, triggered_at=None, shop="test-shop.myshopify.com"):
@@ -49,7 +51,8 @@ def test_older_order_delivered_late_is_ignored_and_the_job_says_stale(client, si
     assert job.state == "succeeded" and job.message.startswith("stale delivery ignored: order 820982911946154508")
     assert "updated_at" in job.message
     with db.session() as s:
-        assert s.scalars(select(WebhookEvent.status).where(WebhookEvent.webhook_id == late.webhook_id)).one() == "ignored"
+        status = s.scalars(select(WebhookEvent.status).where(WebhookEvent.webhook_id == late.webhook_id)).one()
+    assert status == "ignored"
 
 
 def test_same_order_state_triggered_earlier_is_stale_by_triggered_at(client, signed_webhook, db, rq_worker):
@@ -150,11 +153,11 @@ def test_order_webhook_after_uninstall_is_recorded_but_not_applied(client, signe
 
 
 def test_every_fixture_topic_is_processed_without_error(client, signed_webhook, db, rq_worker):
-    from shopapp.webhooks.registry import registered_topics
+    from shopapp.jobs import registry
 
-    topics = sorted(registered_topics())
+    topics = sorted(registry.topics())
     for topic in topics:  # one shop per topic, so that shop/redact only erases its own shop
-        assert fixture_payload(topic), f"tests/fixtures has no payload for {topic}"
+        assert sample_payload(topic), f"no sample payload for {topic}"
         _deliver(client, signed_webhook, topic, shop=topic.replace("/", "-").replace("_", "-") + ".myshopify.com")
     rq_worker()
     with db.session() as s:

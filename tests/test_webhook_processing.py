@@ -5,7 +5,8 @@ import json
 
 from sqlalchemy import select
 
-from shopapp.models import Job, Order, WebhookEvent
+from shopapp.features.orders.models import Order
+from shopapp.models import Job, WebhookEvent
 
 
 def _job(db) -> Job:

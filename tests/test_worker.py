@@ -7,14 +7,16 @@ import psutil
 import pytest
 from sqlalchemy import select
 
+from shopapp.features.orders.models import Order
 from shopapp.jobs import queue as jobs_queue
-from shopapp.models import Job, JobState, Order
-from tests.support.waiting import wait_until
+from shopapp.models import Job, JobState
+from shopapp.testing import wait_until
+from tests.support.features import TEST_FEATURES
 
 pytestmark = pytest.mark.slow
 
 SHOP = "test-shop.myshopify.com"
-TEST_KINDS = {"JOB_MODULES": "tests.support.test_jobs"}
+TEST_KINDS = {"FEATURES": TEST_FEATURES}
 
 
 def _job(db, job_id) -> Job:

@@ -5,8 +5,8 @@ import warnings
 
 import pytest
 
-from shopapp.jobs.events import EventPublisher
-from tests.support.signing import DEFAULT_SHOP
+from shopapp.events.publisher import EventPublisher
+from shopapp.testing import SHOP as DEFAULT_SHOP
 from tests.support.ws_client import ClosedError, connect
 
 OTHER_SHOP = "other-shop.myshopify.com"
@@ -57,9 +57,8 @@ def test_a_valid_token_gets_the_snapshot_then_live_events(server, session_token,
 
 
 def test_a_missing_token_closes_with_4401_before_any_data(server):
-    with connect(server) as ws:
-        with pytest.raises(ClosedError) as closed:
-            ws.recv_text()
+    with connect(server) as ws, pytest.raises(ClosedError) as closed:
+        ws.recv_text()
     assert closed.value.code == 4401
 
 

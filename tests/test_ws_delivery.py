@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from shopapp.jobs.events import EventPublisher
+from shopapp.events.control import notify_shop_uninstalled
+from shopapp.events.publisher import EventPublisher
 from shopapp.models import Job, Shop
-from shopapp.realtime.control import notify_shop_uninstalled
-from tests.support.signing import DEFAULT_SHOP
+from shopapp.testing import SHOP as DEFAULT_SHOP
 from tests.support.ws_client import ClosedError, connect
 
 OTHER_SHOP = "other-shop.myshopify.com"
@@ -201,9 +201,8 @@ def test_an_uninstalled_shop_cannot_open_a_socket(web_server, session_token, db)
     with db.session() as s:
         s.add(Shop(domain=DEFAULT_SHOP, installed=False))
         s.commit()
-    with connect(web_server(), session_token()) as ws:
-        with pytest.raises(ClosedError) as closed:
-            ws.recv_text()
+    with connect(web_server(), session_token()) as ws, pytest.raises(ClosedError) as closed:
+        ws.recv_text()
     assert closed.value.code == 4403
 
 

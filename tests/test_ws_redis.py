@@ -4,9 +4,9 @@ import time
 
 import redis as redis_lib
 
-from shopapp import keys
-from shopapp.jobs.events import EventPublisher
-from tests.support.signing import DEFAULT_SHOP
+from shopapp import redis_keys
+from shopapp.events.publisher import EventPublisher
+from shopapp.testing import SHOP as DEFAULT_SHOP
 from tests.support.ws_client import connect
 
 
@@ -80,8 +80,8 @@ def test_a_malformed_control_message_is_ignored_and_the_subscriber_lives_on(web_
     server = web_server()
     with connect(server, session_token()) as ws:
         ws.recv_json()
-        redis.publish(keys.shop_control_channel(), b"{not json")
-        redis.publish(keys.shop_control_channel(), b'{"type": "reboot"}')
+        redis.publish(redis_keys.shop_control_channel(), b"{not json")
+        redis.publish(redis_keys.shop_control_channel(), b'{"type": "reboot"}')
         seq = publisher.publish(DEFAULT_SHOP, _job(1), 1)
         assert ws.recv_json()["seq"] == seq
     assert "malformed control message" in server.output()

@@ -1,12 +1,11 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 07:27:39.646246
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -15,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('compliance_requests',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('shop_domain', sa.String(length=255), nullable=False),
@@ -147,7 +146,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index('ix_jobs_state_updated')
         batch_op.drop_index(batch_op.f('ix_jobs_shop_domain'))

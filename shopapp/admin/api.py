@@ -10,16 +10,13 @@ import json
 import redis
 from flask import Blueprint, current_app, g, jsonify, request
 
-from shopapp import get_config
 from shopapp.admin.session import require_session_token
 from shopapp.db import get_db
+from shopapp.events import get_publisher
+from shopapp.events.snapshot import job_snapshot
 from shopapp.jobs import queue
-from shopapp.jobs.errors import (JobNotCancellableError, JobNotFoundError, JobNotRetryableError,
-                                 UnknownJobKindError)
-from shopapp.jobs.events import EventPublisher
-from shopapp.jobs.snapshot import job_snapshot
+from shopapp.jobs.errors import JobNotCancellableError, JobNotFoundError, JobNotRetryableError, UnknownJobKindError
 from shopapp.models import JobState
-from shopapp.redis_client import get_redis
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -60,10 +57,8 @@ def list_jobs():
     if state is not None and state not in STATES:
         raise ApiInputError(f"state must be one of {', '.join(STATES)}")
     limit = _limit(request.args.get("limit"))
-    config = get_config()
-    publisher = EventPublisher(get_redis(), config.EVENT_LOG_SIZE)
     with get_db().session() as session:
-        snapshot = job_snapshot(session, publisher, g.shop, state=state, limit=limit)
+        snapshot = job_snapshot(session, get_publisher(), g.shop, state=state, limit=limit)
     return jsonify(snapshot)
 
 

@@ -19,7 +19,7 @@ from shopify_app import app_home_patch_id_token, verify_app_home_req
 
 from shopapp.config import Config
 from shopapp.shopify.session_token import SessionTokenError, verify_session_token
-from shopapp.webhooks.shop_domain import is_valid_shop_domain
+from shopapp.shopify.shop_domain import is_valid_shop_domain
 
 BOUNCE_PATH = "/patch-id-token"
 SHOPIFY_ADMIN = "https://admin.shopify.com"

@@ -6,15 +6,12 @@ check in case the blueprint is ever registered by mistake.
 """
 from __future__ import annotations
 
-import time
-import uuid
 from pathlib import Path
 
-import jwt
 from flask import Blueprint, Response, abort, jsonify
 
-from shopapp import get_config
-from shopapp.config import DEV_SHOP
+from shopapp.config import DEV_SHOP, get_config
+from shopapp.shopify.session_token import mint_session_token
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
@@ -40,25 +37,9 @@ def app_bridge():
 @bp.get("/session-token")
 def session_token():
     """A fresh session token for the dev shop, signed with the app secret like App Bridge's."""
-    token, expires_at = mint_session_token(DEV_SHOP)
+    config = get_config()
+    token, expires_at = mint_session_token(config.SHOPIFY_API_KEY, config.SHOPIFY_API_SECRET, DEV_SHOP,
+                                           expires_in=TOKEN_LIFETIME_SECONDS, sub="1", sid="dev-session")
     response = jsonify(token=token, shop=DEV_SHOP, expires_at=expires_at)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def mint_session_token(shop: str, lifetime: float = TOKEN_LIFETIME_SECONDS) -> tuple[str, int]:
-    """An App Bridge-shaped session token (HS256, `aud` = api key) for `shop`; returns (token, exp)."""
-    config = get_config()
-    now = int(time.time())
-    claims = {
-        "iss": f"https://{shop}/admin",
-        "dest": f"https://{shop}",
-        "aud": config.SHOPIFY_API_KEY,
-        "sub": "1",
-        "exp": now + int(lifetime),
-        "nbf": now - 1,
-        "iat": now - 1,
-        "jti": str(uuid.uuid4()),
-        "sid": "dev-session",
-    }
-    return jwt.encode(claims, config.SHOPIFY_API_SECRET, algorithm="HS256"), claims["exp"]

@@ -15,10 +15,9 @@ from urllib.parse import urlencode
 import redis
 from flask import Blueprint, Response, redirect, render_template, request
 
-from shopapp import get_config
 from shopapp.admin import app_home
 from shopapp.admin.session import ensure_offline_token
-from shopapp.config import DEV_SHOP
+from shopapp.config import DEV_SHOP, get_config
 from shopapp.shopify.errors import ReauthorizationRequiredError, TokenRequestError
 
 bp = Blueprint("page", __name__)

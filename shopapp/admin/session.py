@@ -11,10 +11,9 @@ import logging
 from functools import wraps
 
 import redis
-
 from flask import g, jsonify, request
 
-from shopapp import get_config
+from shopapp.config import get_config
 from shopapp.db import get_db
 from shopapp.redis_client import get_redis
 from shopapp.shopify.errors import ReauthorizationRequiredError, TokenRequestError

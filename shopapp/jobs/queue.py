@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Optional, Sequence
+from typing import Optional
 
 import redis
 from flask import Flask
 from rq import Queue
-from rq.job import Job as RQJob, JobStatus
 from sqlalchemy import select
 
 from shopapp.db import get_db
-from shopapp.jobs import kinds
-from shopapp.jobs.errors import JobNotCancellableError, JobNotFoundError, JobNotRetryableError
-from shopapp.jobs.state import change_job, publish_job
+from shopapp.events.publishing import publish_job
+from shopapp.jobs import registry
+from shopapp.jobs.errors import JobNotCancellableError, JobNotFoundError, JobNotRetryableError, UnknownJobKindError
+from shopapp.jobs.rq_adapter import copy_jobs
+from shopapp.jobs.state import change_job
 from shopapp.models import Job, JobState, utcnow
 from shopapp.redis_client import get_redis
 
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 TASK = "shopapp.jobs.tasks.run_job"
 # A task runs at most this long before RQ stops it (long merchant jobs report progress meanwhile).
 TASK_TIMEOUT_SECONDS = 3600
+# How long RQ keeps a failed RQ job around (its outcome lives in the database anyway).
+FAILURE_TTL_SECONDS = 86400
 _RQ_ID = re.compile(r"^job-(\d+)(?:_\d+)?$")
 
 
@@ -63,7 +67,7 @@ def enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay: fl
     """
     queue = get_queue(app)
     rq_id = rq_job_id(job_id, version)
-    options = dict(job_id=rq_id, result_ttl=0, failure_ttl=86400)
+    options = dict(job_id=rq_id, result_ttl=0, failure_ttl=FAILURE_TTL_SECONDS)
     if delay > 0:
         queue.enqueue_in(timedelta(seconds=delay), TASK, job_id, job_timeout=TASK_TIMEOUT_SECONDS, **options)
     else:
@@ -74,54 +78,12 @@ def enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay: fl
 def enqueue_batch(app: Flask, job_ids: Sequence[int]) -> None:
     """Put many new Jobs on the queue in one atomic step, at a fraction of RQ's per-job cost.
 
-    RQ's `enqueue_many` builds and serializes a `Job` object per job (about 50 us each, as much as the
-    rest of a webhook's ingestion). These jobs differ only in their id: each is a copy of one job hash
-    that RQ itself built for this batch (`Job.create(...).to_dict()`, the same fields and serialization as
-    `enqueue_call`), whose task takes no argument and finds its Job id in the RQ job id (`job-<id>`,
-    see `tasks.run_job`). A Lua script writes them as RQ writes a new job without dependencies: the
-    hash, then its id pushed on the queue's list, the queue added to the set of queues; the template
-    crosses the network once per batch, not once per job. tests/test_queue.py checks them against
-    jobs that RQ enqueued itself and runs them with a real RQ worker.
-
-    Raises redis.RedisError when Redis is unreachable (the committed rows wait for the sweeper).
+    Each is a copy of one job hash RQ builds for the batch (`rq_adapter.copy_jobs`), whose task takes no
+    argument and finds its Job id in the RQ job id (`job-<id>`, see `tasks.run_job`). Raises
+    redis.RedisError when Redis is unreachable (the committed rows wait for the sweeper).
     """
-    if not job_ids:
-        return
-    queue = get_queue(app)
-    template = RQJob.create(TASK, connection=queue.connection, id=rq_job_id(0), timeout=TASK_TIMEOUT_SECONDS,
-                            result_ttl=0, failure_ttl=86400, origin=queue.name, status=JobStatus.QUEUED)
-    template.enqueued_at = template.created_at
-    fields = [item for name, value in template.to_dict().items() if name != "description" for item in (name, value)]
-    rq_ids = [rq_job_id(job_id) for job_id in job_ids]
-    args: list = [len(fields) // 2, *fields]
-    for job_id, rq_id in zip(job_ids, rq_ids):
-        args += (rq_id, f"{TASK}({job_id})")
-    _copy_jobs_script(app)(keys=[queue.key, queue.redis_queues_keys, *map(RQJob.key_for, rq_ids)], args=args,
-                           client=queue.connection)
-
-
-# KEYS: the queue's list, the set of queues, one job hash key per job. ARGV: the number of template fields,
-# the template's field/value pairs, then (RQ job id, description) per job.
-_COPY_JOBS = """
-local nfields = tonumber(ARGV[1])
-local template = {}
-for i = 2, 1 + 2 * nfields do template[#template + 1] = ARGV[i] end
-redis.call('SADD', KEYS[2], KEYS[1])
-local arg = 2 + 2 * nfields
-for k = 3, #KEYS do
-  redis.call('HSET', KEYS[k], 'description', ARGV[arg + 1], unpack(template))
-  redis.call('RPUSH', KEYS[1], ARGV[arg])
-  arg = arg + 2
-end
-return #KEYS - 2
-"""
-
-
-def _copy_jobs_script(app: Flask):
-    script = app.extensions.get("shopapp.copy_jobs_script")
-    if script is None:
-        script = app.extensions["shopapp.copy_jobs_script"] = get_redis(app).register_script(_COPY_JOBS)
-    return script
+    copy_jobs(get_queue(app), TASK, [(rq_job_id(job_id), f"{TASK}({job_id})") for job_id in job_ids],
+              timeout=TASK_TIMEOUT_SECONDS, failure_ttl=FAILURE_TTL_SECONDS)
 
 
 def try_enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay: float = 0.0) -> bool:
@@ -137,11 +99,11 @@ def try_enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay
 def start_merchant_job(app: Flask, shop: str, kind: str, params: Optional[dict] = None) -> dict:
     """Create, commit and enqueue a job of `kind` for `shop`; returns the contract's job dict.
 
-    Raises UnknownJobKindError for a kind no handler is registered for. Works when Redis is down (the
-    job is committed and the sweeper enqueues it).
+    Raises UnknownJobKindError for a kind that is not registered or that only the engine starts. Works when
+    Redis is down (the job is committed and the sweeper enqueues it).
     """
-    kinds.load_kinds(app.config.get("JOB_MODULES", ()))
-    kinds.get_kind(kind)
+    if not registry.kind(kind).merchant:
+        raise UnknownJobKindError(f"job kind {kind!r} is not started by merchants")
     with get_db(app).session() as session:
         job = Job(shop_domain=shop, kind=kind, state=JobState.QUEUED.value, params=params or {},
                   max_attempts=app.config["JOB_MAX_ATTEMPTS"], message="queued")

@@ -11,8 +11,8 @@ Workers run it every SWEEP_INTERVAL_SECONDS, one at a time across machines (a Re
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Optional
@@ -21,10 +21,12 @@ import redis
 from flask import Flask
 from sqlalchemy import and_, or_, select, update
 
-from shopapp import keys
+from shopapp import redis_keys
 from shopapp.db import get_db
+from shopapp.events.publishing import publish_jobs
 from shopapp.jobs.queue import enqueue, get_queue, job_id_of
-from shopapp.jobs.state import change_job, publish_jobs
+from shopapp.jobs.rq_adapter import waiting_job_ids
+from shopapp.jobs.state import change_job
 from shopapp.models import Job, JobState, utcnow
 from shopapp.redis_client import get_redis
 
@@ -61,19 +63,17 @@ def sweep(app: Flask, grace_seconds: float = ENQUEUE_GRACE_SECONDS) -> SweepRepo
 
 
 def sweep_with_lock(app: Flask, client: Optional[redis.Redis] = None) -> Optional[SweepReport]:
-    """`sweep` unless another process is sweeping (keys.sweeper_lock()); None when skipped."""
+    """`sweep` unless another process is sweeping (redis_keys.sweeper_lock()); None when skipped."""
     client = client or get_redis(app)
     ttl = max(10.0, app.config["SWEEP_INTERVAL_SECONDS"] * 4)
-    lock = client.lock(keys.sweeper_lock(), timeout=ttl, blocking=False)
+    lock = client.lock(redis_keys.sweeper_lock(), timeout=ttl, blocking=False)
     if not lock.acquire(blocking=False):
         return None
     try:
         return sweep(app)
     finally:
-        try:
+        with contextlib.suppress(redis.exceptions.LockError):  # expired meanwhile; the next pass takes it again
             lock.release()
-        except redis.exceptions.LockError:  # expired meanwhile; the next pass takes it again
-            pass
 
 
 def _hand_over_stalled(app: Flask, session) -> int:
@@ -130,8 +130,7 @@ def _enqueue_missing(app: Flask, session, grace_seconds: float) -> int:
 
 def _ids_on_queue(app: Flask) -> set[int]:
     """Job ids with an RQ job waiting on the queue or in the scheduler's registry."""
-    queue = get_queue(app)
-    rq_ids = list(queue.get_job_ids()) + list(queue.scheduled_job_registry.get_job_ids())
+    rq_ids = waiting_job_ids(get_queue(app))
     return {job_id for job_id in map(job_id_of, rq_ids) if job_id is not None}
 
 
@@ -141,28 +140,3 @@ def _republish(app: Flask, session, grace_seconds: float) -> int:
                            .order_by(Job.id).limit(BATCH)).all()
     # One round trip and one commit for the lot: after a backlog or an outage there can be hundreds.
     return publish_jobs(app, session, list(jobs))
-
-
-def main() -> int:
-    """`python -m shopapp sweep`: one pass; prints what it did."""
-    from shopapp import create_app
-    from shopapp.jobs.kinds import load_kinds
-
-    app = create_app()
-    load_kinds(app.config["JOB_MODULES"])
-    try:
-        with app.app_context():
-            report = sweep(app, grace_seconds=0.0)
-    except redis.RedisError as exc:
-        print(f"shopapp sweep: Redis is unreachable ({type(exc).__name__}); nothing was changed in Redis. "
-              "Start Redis (or check REDIS_URL) and run it again.", file=sys.stderr)
-        return 1
-    finally:
-        _close(app)
-    print(f"shopapp sweep: {report}")
-    return 0
-
-
-def _close(app: Flask) -> None:
-    get_db(app).dispose()
-    get_redis(app).close()

@@ -20,7 +20,7 @@ import weakref
 
 import redis
 
-from shopapp import keys
+from shopapp import redis_keys
 from shopapp.realtime import codes
 from shopapp.realtime.jobsocket import Event, JobSocket
 
@@ -33,8 +33,8 @@ POLL_SECONDS = 1.0
 # How often token deadlines (expiry + WS_TOKEN_GRACE_SECONDS) and due pings are checked.
 DEADLINE_CHECK_SECONDS = 1.0
 
-_CHANNEL_HEAD, _CHANNEL_TAIL = keys.shop_events_channel("\0").encode().split(b"\0")
-_HUBS: "weakref.WeakSet[Hub]" = weakref.WeakSet()
+_CHANNEL_HEAD, _CHANNEL_TAIL = redis_keys.shop_events_channel("\0").encode().split(b"\0")
+_HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
 
 
 class Hub:
@@ -169,8 +169,8 @@ class Hub:
                 sock.tick(now, monotonic_now)
 
     def _subscribe(self, pubsub) -> None:
-        pubsub.psubscribe(keys.all_events_pattern())
-        pubsub.subscribe(keys.shop_control_channel())
+        pubsub.psubscribe(redis_keys.all_events_pattern())
+        pubsub.subscribe(redis_keys.shop_control_channel())
         confirmed = 0
         deadline = time.monotonic() + 10
         while confirmed < 2:

@@ -10,15 +10,11 @@ import json
 import logging
 import time
 from collections import deque
-from typing import Callable
-
-from simple_websocket import ConnectionClosed
-from wsproto.connection import ConnectionState
-from wsproto.utilities import LocalProtocolError
+from collections.abc import Callable
 
 from shopapp import metrics
-from shopapp.realtime import codes
-from shopapp.realtime.wire import guard, text_frame
+from shopapp.realtime import codes, websocket
+from shopapp.realtime.websocket import PING_FRAME, text_frame
 from shopapp.shopify.session_token import SessionIdentity, SessionTokenError
 
 log = logging.getLogger(__name__)
@@ -27,7 +23,6 @@ log = logging.getLogger(__name__)
 CLOSE_WAIT_SECONDS = 2.0
 # Frames written in one sendall when the queue holds many.
 BATCH_FRAMES = 128
-PING_FRAME = b"\x89\x00"  # final ping frame, no payload (server frames are unmasked)
 
 
 class Event:
@@ -68,16 +63,12 @@ class JobSocket:
         self._next_ping = time.monotonic() + ping_seconds
         self._ping_due = False
         self._pinged = False
-        # The reader thread of simple-websocket waits on ws.event too: one wake-up for "a client message
-        # arrived", "an event was queued", and "the connection dropped".
-        self._wake = ws.event
-        guarded = guard(ws)
-        self._lock = guarded.lock
-        self._raw = guarded.raw
+        websocket.guard(ws)
+        self._wake = websocket.wake_event(ws)
         if ping_seconds:
             # A peer that takes no write and sends nothing (not even a pong) for this long is gone: the
             # handler's write or the reader's read then fails instead of waiting forever.
-            self._raw.settimeout(2 * ping_seconds + 10)
+            websocket.set_idle_timeout(ws, 2 * ping_seconds + 10)
 
     # --- called by the hub (another greenlet or thread) ----------------------------------------------
 
@@ -129,7 +120,7 @@ class JobSocket:
             self._wake.clear()
             if self._pending_close is not None:
                 return self.close(*self._pending_close)
-            if not self.ws.connected:
+            if not websocket.is_connected(self.ws):
                 return None
             code = self._read_client_messages()
             if code is not None:
@@ -145,21 +136,17 @@ class JobSocket:
 
     def _ping(self) -> int | None:
         self._ping_due = False
-        if self._pinged and not self.ws.pong_received:
+        if self._pinged and not websocket.ping_answered(self.ws):
             return self.close(codes.INTERNAL_ERROR, "no pong")  # the peer is gone or stuck
         self._pinged = True
-        self.ws.pong_received = False  # simple-websocket sets it again on the pong
-        self._write(PING_FRAME)
+        websocket.expect_pong(self.ws)
+        websocket.write(self.ws, PING_FRAME)
         return None
 
     def close(self, code: int, reason: str) -> int:
         """Send a close frame with `code`, then give the client a moment to answer it."""
-        with self._lock:
-            try:
-                self.ws.close(reason=code, message=reason)
-            except (ConnectionClosed, LocalProtocolError, OSError):
-                return code
-        self.ws.thread.join(CLOSE_WAIT_SECONDS)
+        websocket.close(self.ws, code, reason)
+        websocket.wait_reader(self.ws, CLOSE_WAIT_SECONDS)
         return code
 
     def _sync(self, since: int | None) -> None:
@@ -204,7 +191,7 @@ class JobSocket:
 
     def _read_client_messages(self) -> int | None:
         while True:
-            message = self.ws.receive(timeout=0)
+            message = websocket.receive_nowait(self.ws)
             if message is None:
                 return None
             code = self._handle_client_message(message)
@@ -234,18 +221,8 @@ class JobSocket:
         return None
 
     def _write_events(self, frames: list[bytes]) -> None:
-        self._write(b"".join(frames))
+        websocket.write(self.ws, b"".join(frames))
         metrics.event_delivered(len(frames))
 
     def send_json(self, data: dict) -> None:
-        self._write(text_frame(json.dumps(data, separators=(",", ":")).encode()))
-
-    def _write(self, data: bytes) -> None:
-        with self._lock:
-            if not self.ws.connected or self.ws.ws.state is not ConnectionState.OPEN:
-                raise ConnectionClosed(self.ws.close_reason, self.ws.close_message)
-            try:
-                self._raw.sendall(data)
-            except OSError:
-                self.ws.connected = False
-                raise ConnectionClosed(self.ws.close_reason, self.ws.close_message) from None
+        websocket.write(self.ws, text_frame(json.dumps(data, separators=(",", ":")).encode()))

@@ -10,16 +10,17 @@ import logging
 
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
-from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
-from shopapp import get_config, metrics
+from shopapp import metrics
+from shopapp.config import get_config
 from shopapp.db import get_db
-from shopapp.jobs.snapshot import job_snapshot
+from shopapp.events import get_publisher
+from shopapp.events.snapshot import job_snapshot
 from shopapp.models import Shop
-from shopapp.realtime import codes
+from shopapp.realtime import codes, get_hub, websocket
 from shopapp.realtime.jobsocket import CLOSE_WAIT_SECONDS, JobSocket
-from shopapp.realtime.wire import LINGER_SECONDS, guard, release_handshake
+from shopapp.realtime.websocket import LINGER_SECONDS, ConnectionClosed, guard, release_handshake
 from shopapp.shopify.session_token import SessionTokenError, verify_session_token
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,13 @@ def jobs_socket(ws):
         _serve(ws)
     finally:
         # Let the reader finish the close handshake (and drain) before the server closes the connection.
-        ws.thread.join(CLOSE_WAIT_SECONDS + LINGER_SECONDS)
+        websocket.wait_reader(ws, CLOSE_WAIT_SECONDS + LINGER_SECONDS)
 
 
 def _serve(ws) -> None:
     app = current_app._get_current_object()
     config = get_config(app)
-    state = app.extensions["shopapp.realtime"]
-    hub, publisher = state.hub, state.publisher
+    hub, publisher = get_hub(app), get_publisher(app)
 
     def verify(token):
         return verify_session_token(token, config.SHOPIFY_API_KEY, config.api_secrets)
@@ -103,11 +103,8 @@ def _serve(ws) -> None:
 
 
 def _refuse(ws, code: int, reason: str) -> None:
-    try:
-        ws.close(reason=code, message=reason)
-    except Exception:  # already gone
-        return
-    ws.thread.join(2.0)
+    websocket.close(ws, code, reason)
+    websocket.wait_reader(ws, 2.0)
 
 
 def _since(raw: str | None) -> int | None:

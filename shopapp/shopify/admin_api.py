@@ -19,7 +19,8 @@ import json
 import logging
 import random
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import shopify_app
@@ -150,7 +151,7 @@ class AdminClient:
 def admin_client(app, shop: str, http_client: httpx.Client,
                  sleep: Callable[[float], None] = time.sleep) -> AdminClient:
     """An AdminClient for `shop` built from the app's settings, database and Redis (workers, CLI)."""
-    from shopapp import get_config
+    from shopapp.config import get_config
     from shopapp.db import get_db
     from shopapp.redis_client import get_redis
 

@@ -11,14 +11,14 @@ import logging
 
 from flask import Blueprint, Flask, Response, redirect, request
 
-from shopapp import get_config
+from shopapp.config import get_config
 from shopapp.db import get_db
 from shopapp.redis_client import get_redis
 from shopapp.shopify import exchange, oauth
 from shopapp.shopify.errors import ReauthorizationRequiredError, TokenRequestError
+from shopapp.shopify.shop_domain import is_valid_shop_domain
 from shopapp.shopify.token_store import store_grant
 from shopapp.shopify.transport import shopify_http_client
-from shopapp.webhooks.shop_domain import is_valid_shop_domain
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)

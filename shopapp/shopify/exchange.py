@@ -14,7 +14,7 @@ or `TokenRequestError` (may pass). Tokens never reach a log or an exception mess
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import shopify_app
@@ -131,7 +131,7 @@ def _post_token_request(client: httpx.Client, shop: str, what: str, body: dict) 
 
 
 def _grant_from_json(data: dict) -> TokenGrant:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     expires_in, refresh_in = data.get("expires_in"), data.get("refresh_token_expires_in")
     return TokenGrant(
         access_token=data["access_token"],

@@ -1,6 +1,6 @@
 """The pieces of the authorization-code grant: the authorize URL, single-use state nonces, query checks.
 
-- `begin_authorization` stores a random state nonce in Redis (`keys.oauth_state`, TTL STATE_TTL_SECONDS)
+- `begin_authorization` stores a random state nonce in Redis (`redis_keys.oauth_state`, TTL STATE_TTL_SECONDS)
   bound to the shop, and returns Shopify's authorize URL;
 - `verify_callback_signature` checks the callback query's `hmac` (and its timestamp) with ShopifyAPI's
   `Session.validate_params`, against the current and the previous secret;
@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import redis as redis_lib
 import shopify
 
-from shopapp import keys
+from shopapp import redis_keys
 from shopapp.config import Config
 
 STATE_TTL_SECONDS = 600
@@ -33,7 +33,7 @@ def redirect_uri(config: Config) -> str:
 def begin_authorization(config: Config, redis: redis_lib.Redis, shop: str) -> tuple[str, str]:
     """Store a fresh state nonce for `shop`; returns (authorize URL, nonce)."""
     nonce = secrets.token_urlsafe(32)
-    redis.set(keys.oauth_state(nonce), shop, ex=STATE_TTL_SECONDS)
+    redis.set(redis_keys.oauth_state(nonce), shop, ex=STATE_TTL_SECONDS)
     query = urlencode({"client_id": config.SHOPIFY_API_KEY, "scope": config.SCOPES,
                        "redirect_uri": redirect_uri(config), "state": nonce})
     return f"https://{shop}/admin/oauth/authorize?{query}", nonce
@@ -41,7 +41,7 @@ def begin_authorization(config: Config, redis: redis_lib.Redis, shop: str) -> tu
 
 def consume_state(redis: redis_lib.Redis, nonce: str) -> str | None:
     """The shop the nonce was issued for, removing it (single use); None if unknown, expired or used."""
-    value = redis.getdel(keys.oauth_state(nonce))
+    value = redis.getdel(redis_keys.oauth_state(nonce))
     return value.decode() if isinstance(value, bytes) else value
 
 

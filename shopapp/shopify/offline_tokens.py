@@ -6,7 +6,7 @@
 - `ensure_for_session(shop, session_token)` (web, /api): when the shop has no usable token (new install,
   reinstall, revoked), exchange the merchant's session token for one.
 
-Every renewal runs under a per-shop lock in Redis (`keys.shop_token_lock`, redis-py's Lock with a timeout,
+Every renewal runs under a per-shop lock in Redis (`redis_keys.shop_token_lock`, redis-py's Lock with a timeout,
 so a crashed holder cannot wedge the shop). After taking the lock the row is read again: if another process
 renewed meanwhile, its token is used and Shopify is not asked twice. The database call and the HTTP call
 never overlap a held transaction. When Shopify refuses for good (invalid_subject_token, invalid_grant,
@@ -15,15 +15,15 @@ an expired refresh token) the shop is flagged `needs_reauth` and `Reauthorizatio
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Callable, Iterator
 
 import httpx
 import redis as redis_lib
 from redis.exceptions import LockError
 
-from shopapp import keys
+from shopapp import redis_keys
 from shopapp.config import Config
 from shopapp.db import Database
 from shopapp.shopify import exchange
@@ -113,7 +113,7 @@ class OfflineTokens:
 
     @contextmanager
     def _locked(self, shop: str) -> Iterator[None]:
-        lock = self.redis.lock(keys.shop_token_lock(shop), timeout=LOCK_TIMEOUT_SECONDS,
+        lock = self.redis.lock(redis_keys.shop_token_lock(shop), timeout=LOCK_TIMEOUT_SECONDS,
                                blocking_timeout=LOCK_WAIT_SECONDS)
         if not lock.acquire():
             raise TokenRequestError(f"timed out waiting for the token lock of {shop}", "lock_timeout")
@@ -151,7 +151,7 @@ class OfflineTokens:
             self._http_client.close()
             self._http_client = None
 
-    def __enter__(self) -> "OfflineTokens":
+    def __enter__(self) -> OfflineTokens:
         return self
 
     def __exit__(self, *_exc) -> None:

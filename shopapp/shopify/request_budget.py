@@ -1,18 +1,18 @@
 """A per-shop Admin API request budget shared by every worker and web process (GCRA in Redis).
 
 Each shop may start SHOPIFY_API_BUDGET_PER_SECOND requests a second, whichever process sends them: one
-Lua script keeps the shop's "theoretical arrival time" under `keys.shop_api_budget(shop)` and, using
+Lua script keeps the shop's "theoretical arrival time" under `redis_keys.shop_api_budget(shop)` and, using
 Redis' clock (so the processes' clocks do not matter), either admits a request or says how long to wait.
 `burst` requests may start back to back before the spacing applies.
 """
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import redis as redis_lib
 
-from shopapp import keys
+from shopapp import redis_keys
 
 _ADMIT = """
 local t = redis.call('TIME')
@@ -45,7 +45,7 @@ class RequestBudget:
         if self.rate <= 0:
             return 0.0  # 0 disables the budget
         interval_ms = 1000.0 / self.rate
-        waited = self._script(keys=[keys.shop_api_budget(shop)],
+        waited = self._script(keys=[redis_keys.shop_api_budget(shop)],
                               args=[f"{interval_ms:.3f}", f"{interval_ms * (self.burst - 1):.3f}"])
         return int(waited) / 1000.0
 

@@ -1,17 +1,21 @@
-"""Verify App Bridge session tokens (the `id_token`) with ShopifyAPI's `shopify.session_token`.
+"""App Bridge session tokens (the `id_token`): verified with ShopifyAPI's `shopify.session_token`, and minted
+for dev mode's App Bridge stand-in, the test kit and the benchmarks.
 
 ShopifyAPI pins HS256, checks `aud`, the required claims, `exp`/`nbf` with a 10 s leeway and that `iss`
-and `dest` name the same `*.myshopify.com` shop. We add: the previous secret during a rotation, and that
-`exp` is present (PyJWT only checks it when present).
+and `dest` name the same `*.myshopify.com` shop (shopify.dev, "Session tokens"). We add: the previous
+secret during a rotation, and that `exp` is present (PyJWT only checks it when present).
 """
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+import jwt
 from shopify import session_token as shopify_session_token
 
-from shopapp.webhooks.shop_domain import is_valid_shop_domain
+from shopapp.shopify.shop_domain import is_valid_shop_domain
 
 
 class SessionTokenError(Exception):
@@ -59,3 +63,21 @@ def bearer_token(authorization_header: str | None) -> str | None:
     if not authorization_header or not authorization_header.startswith("Bearer "):
         return None
     return authorization_header[len("Bearer "):].strip() or None
+
+
+def mint_session_token(api_key: str, secret: str, shop: str, *, expires_in: float = 60,
+                       algorithm: str = "HS256", **claims) -> tuple[str, int]:
+    """A session token shaped like App Bridge's for `shop`; returns (token, exp in Unix seconds).
+
+    Signed HS256 with `secret`, `aud` = `api_key`, valid from 5 s ago for `expires_in` seconds. `claims`
+    override the defaults, and a claim given as None is left out. `algorithm` exists for tests of forged
+    tokens ("none", HS512): the app accepts only HS256.
+    """
+    now = int(time.time())
+    payload = {"iss": f"https://{shop}/admin", "dest": f"https://{shop}", "aud": api_key, "sub": "42",
+               "exp": now + int(expires_in), "nbf": now - 5, "iat": now - 5, "jti": str(uuid.uuid4()),
+               "sid": str(uuid.uuid4())}
+    payload.update(claims)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    key = None if algorithm == "none" else secret
+    return jwt.encode(payload, key, algorithm=algorithm), payload.get("exp", 0)

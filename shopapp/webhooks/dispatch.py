@@ -5,21 +5,22 @@ from typing import Optional
 
 from sqlalchemy import select
 
+from shopapp.jobs import registry
 from shopapp.jobs.context import JobContext
-from shopapp.jobs.kinds import job_kind
 from shopapp.models import Shop
-from shopapp.webhooks.registry import handler_for
+
+WEBHOOK_KIND = "webhook"
 
 # Topics applied even after the shop uninstalled the app (Shopify sends compliance requests up to 48 h
 # after uninstall, and app/uninstalled itself may be redelivered).
 ALWAYS_APPLIED = frozenset({"app/uninstalled", "customers/data_request", "customers/redact", "shop/redact"})
 
 
-@job_kind("webhook")
+@registry.job_kind(WEBHOOK_KIND, merchant=False)
 def apply_webhook(ctx: JobContext) -> Optional[str]:
     """Run the topic's handler; an unknown topic, a redacted payload or an uninstalled shop is ignored."""
-    handler = handler_for(ctx.topic or "")
-    if handler is None:
+    topic = registry.topic(ctx.topic or "")
+    if topic is None:
         return ctx.ignore(f"no handler for {ctx.topic}")
     if ctx.payload is None:
         return ctx.ignore("payload was redacted before it was applied")
@@ -27,4 +28,4 @@ def apply_webhook(ctx: JobContext) -> Optional[str]:
         installed = ctx.session.scalar(select(Shop.installed).where(Shop.domain == ctx.shop))
         if installed is False:
             return ctx.ignore("shop uninstalled the app; delivery ignored")
-    return handler(ctx)
+    return topic.handler(ctx)

@@ -8,23 +8,25 @@ small JSON body.
 It is a plain WSGI endpoint in front of Flask, not a Flask view: every Shopify delivery comes here, and
 Flask's request and response machinery (request context, URL matching, hooks, Response objects) cost as
 much CPU as verifying, recording and enqueueing the delivery (bench/ingest.py: 562 -> 386 us of web CPU
-per webhook, README "Performance"). It gives its answers what the app's hooks give every other response:
-the request id (`X-Request-Id`), the request's log line and latency metric, and the security headers.
+per webhook, README "Performance"). It observes its requests with the same `RequestObservation` as Flask's
+hooks: the request id (`X-Request-Id`), the log line, the latency metric and the security headers.
 It needs no app context: everything it calls takes the app.
 """
 from __future__ import annotations
 
 import json
 import logging
-import time
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Callable, Iterable, Optional
+from typing import Optional
 
 from flask import Flask
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from shopapp import get_config, logs, metrics, security
+from shopapp import logs, metrics
+from shopapp.config import get_config
+from shopapp.observability import RequestObservation
 from shopapp.webhooks.ingest import NotDurableError
 from shopapp.webhooks.verify import STATUS, Reason, verify_webhook
 from shopapp.webhooks.writer import record
@@ -48,7 +50,7 @@ class WebhookEndpoint:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH:
             return self.downstream(environ, start_response)
-        token, started = logs.begin_request(environ)
+        observation = RequestObservation.begin(environ)
         method = environ.get("REQUEST_METHOD", "")
         try:
             try:
@@ -59,13 +61,11 @@ class WebhookEndpoint:
             payload = json.dumps(body).encode()
             start_response(f"{status} {HTTPStatus(status).phrase}", [
                 ("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
-                (logs.REQUEST_ID_HEADER, logs.request_id() or ""), *security.HEADERS, *extra_headers])
-            seconds = time.perf_counter() - started
-            metrics.http_request(PATH, method, status, seconds)
-            logs.log_request(method, PATH, status, seconds)
+                *observation.response_headers(), *extra_headers])
+            observation.finish(PATH, method, status)
             return [payload]
         finally:
-            logs.end_request(token)
+            observation.end()
 
     def receive(self, environ: dict, method: str) -> Answer:
         """Verify and record one delivery; the answer's status, JSON body and extra headers."""

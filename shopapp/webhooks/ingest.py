@@ -12,27 +12,24 @@ Redis failure then is logged and the committed jobs wait for the sweeper. A fail
 from __future__ import annotations
 
 import logging
-import os
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
+from typing import Optional
 
 import redis
 from flask import Flask
 from sqlalchemy import JSON, Integer, Text, bindparam, cast, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shopapp.db import get_db
 from shopapp.jobs.queue import enqueue_batch
 from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
-from shopapp.sqlite_checkpoints import write_lock, write_lock_path
+from shopapp.webhooks.dispatch import WEBHOOK_KIND
 from shopapp.webhooks.verify import Verification
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_KIND = "webhook"
 _EVENTS = WebhookEvent.__table__
 _JOBS = Job.__table__
 
@@ -87,11 +84,12 @@ def _commit(app: Flask, deliveries: Sequence[Verification]) -> dict[str, tuple[i
         rows.append({"webhook_id": d.webhook_id, "event_id": d.event_id, "topic": d.topic,
                      "shop_domain": d.shop, "api_version": d.api_version, "triggered_at": d.triggered_at,
                      "received_at": now, "payload": d.body_text, "status": WebhookStatus.RECEIVED.value})
-    engine = get_db(app).engine
+    database = get_db(app)
+    engine = database.engine
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     max_attempts = app.config["JOB_MAX_ATTEMPTS"]
     try:
-        with _serialized(engine), engine.begin() as conn:
+        with database.serialized_writes(), engine.begin() as conn:
             # executemany: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from one cached compile.
             events = {webhook_id: event_id for event_id, webhook_id in conn.execute(_insert_events(insert), rows)}
             if not events:
@@ -102,28 +100,6 @@ def _commit(app: Flask, deliveries: Sequence[Verification]) -> dict[str, tuple[i
     except SQLAlchemyError as exc:
         raise NotDurableError(type(exc).__name__) from exc
     return {webhook_id: (job_ids[event_id], by_id[webhook_id]) for webhook_id, event_id in events.items()}
-
-
-@contextmanager
-def _serialized(engine: Engine) -> Iterator[None]:
-    """On SQLite, queue the web processes' write transactions on an OS file lock.
-
-    SQLite lets one writer in at a time; a process that finds the database locked sleeps in SQLite's
-    busy handler (1, 2, 5, 10 ... ms), and under gevent that sleep stalls every request of the process.
-    flock() instead wakes the next writer the moment the lock is released.
-    """
-    path = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not path or path == ":memory:":
-        yield
-        return
-    fd = _LOCK_FILES.get(path)
-    if fd is None:
-        fd = _LOCK_FILES[path] = os.open(write_lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
-    with write_lock(fd):
-        yield
-
-
-_LOCK_FILES: dict[str, int] = {}
 
 
 def _insert_jobs():

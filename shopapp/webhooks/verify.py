@@ -11,15 +11,16 @@ import functools
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Mapping, Optional, Sequence
+from typing import IO, Optional
 
 import orjson
 
-from shopapp.webhooks.headers import HEADERS, REQUIRED, read_header
-from shopapp.webhooks.shop_domain import is_valid_shop_domain
-from shopapp.webhooks.timestamps import parse_timestamp
+from shopapp.shopify.shop_domain import is_valid_shop_domain
+from shopapp.shopify.timestamps import parse_timestamp
+from shopapp.shopify.webhook_headers import HEADERS, REQUIRED, read_header
 
 _READ_CHUNK = 64 * 1024
 
@@ -149,7 +150,7 @@ def read_limited(stream: IO[bytes], content_length: Optional[int], max_bytes: in
 
 
 @functools.lru_cache(maxsize=8)
-def _keyed(secret: str) -> "hmac.HMAC":
+def _keyed(secret: str) -> hmac.HMAC:
     return hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
 

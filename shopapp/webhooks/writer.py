@@ -3,8 +3,9 @@
 Under gunicorn's gevent worker every request is a greenlet. Instead of one transaction and one Redis
 round trip per delivery, each request hands its verified delivery to the process's writer greenlet and
 waits; the writer takes every delivery waiting at that moment (up to MAX_BATCH), records them with ONE
-transaction and ONE Redis pipeline (`record_deliveries`), and answers each request. While a batch is being written the next one gathers, so batches grow with the load and a lone
-delivery is written at once (no added wait). Without gevent (tests, threaded servers) each request
+transaction and ONE Redis pipeline (`record_deliveries`), and answers each request. While a batch is being
+written the next one gathers, so batches grow with the load and a lone delivery is written at once (no
+added wait). Without gevent (tests, threaded servers) each request
 records its own delivery directly.
 """
 from __future__ import annotations
@@ -70,7 +71,7 @@ class IngestWriter:
             for _, outcome in batch:
                 outcome.set_exception(NotDurableError(type(exc).__name__))
             return
-        for (_, outcome), result in zip(batch, results):
+        for (_, outcome), result in zip(batch, results, strict=False):
             outcome.set(result)
 
 

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlparse
 
@@ -86,7 +86,7 @@ class FakeShopify:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> "FakeShopify":
+    def start(self) -> FakeShopify:
         fake = self
 
         class Handler(_Handler):
@@ -124,7 +124,7 @@ class FakeShopify:
         return code
 
     def add_products(self, shop: str, count: int) -> list[Product]:
-        base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        base = datetime(2026, 1, 1, tzinfo=UTC)
         with self.lock:
             items = self.products.setdefault(shop, [])
             start = len(items)
@@ -271,7 +271,8 @@ class FakeShopify:
             info = self.access_tokens.get(token or "")
         if fault:
             return fault.status, fault.body if fault.body is not None else {"errors": "Internal error"}, fault.headers
-        if info is None or info["shop"] != shop or (info["expires_at"] is not None and info["expires_at"] < time.time()):
+        expired = info is not None and info["expires_at"] is not None and info["expires_at"] < time.time()
+        if info is None or info["shop"] != shop or expired:
             return 401, {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, {}
         query = body.get("query") or ""
         variables = body.get("variables") or {}

@@ -8,6 +8,7 @@ snapshots it needed.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import json
 import threading
@@ -36,7 +37,7 @@ class LiveClient:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"live-client-{name}", daemon=True)
 
-    def start(self, timeout: float = 30.0) -> "LiveClient":
+    def start(self, timeout: float = 30.0) -> LiveClient:
         """Connect and wait for the first snapshot."""
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -47,10 +48,8 @@ class LiveClient:
         self._stop.set()
         ws = self._ws
         if ws is not None:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close(timeout=1)
-            except Exception:
-                pass
         self._thread.join(10)
 
     # --- what the tests count ----------------------------------------------------------------------
@@ -136,7 +135,7 @@ class LiveClient:
                     self._ready.set()
                 elif message["type"] == "job":
                     # A snapshot at seq 0 means the shop's counter does not exist yet: the first publish
-                    # seeds it (from Redis' clock, see shopapp.jobs.events), so any first seq follows it.
+                    # seeds it (from Redis' clock, see shopapp.events.publisher), so any first seq follows it.
                     if self.last_seq and message["seq"] != self.last_seq + 1:
                         # As the page does: a gap means something was missed; reconnect with the last seq
                         # it holds, and the server replays what it can or sends a fresh snapshot.

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from tests.support.signing import DEFAULT_SHOP, build_webhook, fixture_payload
+from shopapp.testing import SHOP as DEFAULT_SHOP
+from shopapp.testing import build_webhook, sample_payload
 
 
 def order_webhooks(secret: str, count: int, first_id: int = 1, shop: str = DEFAULT_SHOP) -> list:
     """`count` signed orders/create webhooks for distinct orders `first_id`, `first_id + 1`, ..."""
-    base = fixture_payload("orders/create")
+    base = sample_payload("orders/create")
     return [build_webhook("orders/create", secret, shop=shop, payload=dict(base, id=first_id + i))
             for i in range(count)]
 

@@ -1,6 +1,7 @@
 """Real processes for tests: gunicorn web servers and RQ workers, started and stopped cleanly."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -22,8 +23,8 @@ class Process:
         self.args, self.env, self.log_path = args, env, log_path
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Process":
-        self._log = open(self.log_path, "ab")
+    def start(self) -> Process:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed by stop(), with the process)
         self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         return self
@@ -51,14 +52,10 @@ class Process:
             return None
         if self.alive():
             self.proc.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         code = self.proc.wait()
         self._log.close()
         return code
@@ -85,7 +82,7 @@ class WebServer(Process):
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "WebServer":
+    def start(self, timeout: float = 30.0) -> WebServer:
         super().start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

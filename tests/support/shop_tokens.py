@@ -1,7 +1,7 @@
 """Test helpers for shops with offline tokens: install a shop (tokens from the fake Shopify), read its row."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from shopapp.db import Database
 from shopapp.models import Shop
@@ -12,7 +12,7 @@ from shopapp.shopify.token_store import StoredToken, load_token, store_grant
 def install_shop(db: Database, fake, shop: str, expiring: bool = True, expires_in: int | None = None) -> TokenGrant:
     """Issue tokens for `shop` at the fake Shopify and store them as the app would after an install."""
     body = fake.issue_offline_token(shop, expiring=expiring, expires_in=expires_in)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     grant = TokenGrant(
         access_token=body["access_token"], scope=body["scope"],
         expires_at=now + timedelta(seconds=body["expires_in"]) if expiring else None,

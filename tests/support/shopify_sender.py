@@ -11,13 +11,13 @@ import collections
 import itertools
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import requests
 
-from tests.support.signing import SignedWebhook
+from shopapp.testing import SignedWebhook
 
 
 @dataclass

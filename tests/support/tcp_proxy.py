@@ -7,6 +7,7 @@ again on the same port.
 """
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -26,7 +27,7 @@ class TcpProxy:
         self._accepting: threading.Thread | None = None
         self.connections = 0  # accepted so far (to show that the app did reconnect)
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -55,7 +56,7 @@ class TcpProxy:
     def stop(self) -> None:
         self.cut()
 
-    def __enter__(self) -> "TcpProxy":
+    def __enter__(self) -> TcpProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -109,7 +110,5 @@ def _reset(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RD)  # wakes a pump thread blocked in recv() on it; sends nothing
     except OSError:
         pass
-    try:
+    with contextlib.suppress(OSError):
         sock.close()
-    except OSError:
-        pass

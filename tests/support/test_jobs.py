@@ -1,7 +1,7 @@
 """Job kinds used only by tests (rq's "fixtures module of test jobs" pattern).
 
 Loaded in-process by importing this module, and by worker subprocesses with
-JOB_MODULES=tests.support.test_jobs.
+FEATURES=...,tests.support.test_jobs (tests/support/features.py).
 """
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import time
 
 from sqlalchemy import select, update
 
+from shopapp import JobContext, PermanentJobError, job_kind
 from shopapp.db import get_db
-from shopapp.jobs.kinds import JobContext, PermanentJobError, job_kind
-from shopapp.models import Job, Order
+from shopapp.features.orders.models import Order
+from shopapp.models import Job
 
 
 @job_kind("test_fail_until")

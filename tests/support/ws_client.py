@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 import time
@@ -116,14 +117,12 @@ class JobsClient:
         self.send_json({"type": "auth", "id_token": token})
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.ws.close(timeout=1)
-        except Exception:
-            pass
         if self.ws.sock is not None:
             self.ws.shutdown()
 
-    def __enter__(self) -> "JobsClient":
+    def __enter__(self) -> JobsClient:
         return self
 
     def __exit__(self, *exc) -> None:

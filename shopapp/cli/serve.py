@@ -1,0 +1,74 @@
+"""`make run` / `python -m shopapp serve`: set up and run every process on embedded defaults.
+
+Applies migrations, starts an embedded Redis when `REDIS_URL` is unset, then gunicorn (`wsgi:app`) and
+`python -m shopapp worker` under one supervisor. Ctrl+C (SIGINT) or SIGTERM stops every child; if one
+child dies, the others are stopped too.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from shopapp.cli.build import settings
+from shopapp.cli.supervisor import Supervisor
+from shopapp.config import DEV_CREDENTIALS_FILE, DEV_SHOP, INSTANCE_DIR, ROOT, Config
+
+
+@click.command("serve")
+def serve_command() -> int:
+    """Run web, worker and (if REDIS_URL is unset) an embedded Redis."""
+    from shopapp.db import migrate
+    from shopapp.embedded_redis import EmbeddedRedis
+
+    config = settings(web=True)
+    _announce_credentials(config)
+    migrate.upgrade(config.DATABASE_URL)
+    env = dict(os.environ, PORT=str(config.PORT))
+    if config.DEV_MODE:
+        env["SHOPAPP_DEV"] = "1"
+    redis = None
+    if not config.REDIS_URL:
+        redis = EmbeddedRedis(INSTANCE_DIR / "redis").start()
+        env["REDIS_URL"] = redis.url
+        print(f"shopapp: embedded Redis on {redis.url} (data in instance/redis)", flush=True)
+    supervisor = Supervisor("shopapp")
+    supervisor.handle_signals()
+    try:
+        supervisor.spawn("web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], env,
+                         cwd=ROOT)
+        supervisor.spawn("worker", [sys.executable, "-m", "shopapp", "worker"], env, cwd=ROOT)
+        _announce(config)
+        code = supervisor.wait()
+    finally:
+        supervisor.stop()
+        if redis is not None:
+            redis.stop()
+    print("shopapp: stopped", flush=True)
+    return code
+
+
+def _announce_credentials(config: Config) -> None:
+    where = INSTANCE_DIR / DEV_CREDENTIALS_FILE
+    if config.dev_credentials_generated:
+        print(f"shopapp: no SHOPIFY_API_KEY/SHOPIFY_API_SECRET set: dev mode with local credentials from {where}")
+    elif config.encryption_key_generated:
+        print(f"shopapp: SHOPAPP_ENCRYPTION_KEY is not set: tokens at rest use the local key in {where} "
+              "(set your own in production)")
+
+
+def _announce(config: Config) -> None:
+    url = f"http://127.0.0.1:{config.PORT}"
+    lines = [f"shopapp: running at {url}  (health: {url}/healthz, readiness: {url}/readyz)"]
+    if config.DEV_MODE:
+        lines.append(f"shopapp: open {url}/ in a browser (dev shop {DEV_SHOP}), then in another terminal:")
+        lines.append("          .venv/bin/python -m shopapp webhook trigger orders/create")
+    else:
+        lines.append(f"shopapp: the app's public URL is {config.APP_URL} (open it from the store's admin)")
+    lines.append("shopapp: press Ctrl+C to stop")
+    print("\n".join(lines), flush=True)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(serve_command)

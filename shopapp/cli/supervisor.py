@@ -1,0 +1,105 @@
+"""The one process supervisor: `serve` (web + worker) and `worker --processes N` run their children here.
+
+Children run in their own process group, so a terminal's Ctrl+C reaches only the supervisor, which stops
+them in order with SIGTERM (gunicorn closes its sockets with 1001, RQ finishes the current job) and
+SIGKILLs what is left after `stop_timeout` seconds: no child is left behind and none prints a traceback.
+A child marked `restart` is started again when it dies; when another child exits, everything stops.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+RESTART_DELAY_SECONDS = 1.0
+POLL_SECONDS = 0.2
+
+
+@dataclass
+class Child:
+    """One supervised process and how to start it again."""
+
+    name: str
+    args: list[str]
+    env: Optional[dict]
+    restart: bool
+    cwd: Optional[Path] = None
+    process: Optional[subprocess.Popen] = field(default=None, repr=False)
+
+    def start(self) -> Child:
+        self.process = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, start_new_session=True)
+        return self
+
+
+class Supervisor:
+    """Starts children, waits for a stop signal or a child's exit, then stops them all."""
+
+    def __init__(self, name: str = "shopapp", stop_timeout: float = 15.0):
+        self.name = name
+        self.stop_timeout = stop_timeout
+        self.children: list[Child] = []
+        self.stopping = threading.Event()
+
+    def spawn(self, name: str, args: list[str], env: Optional[dict] = None, *, restart: bool = False,
+              cwd: Optional[Path] = None) -> Child:
+        """Start a child now."""
+        child = Child(name, args, env, restart, cwd).start()
+        self.children.append(child)
+        return child
+
+    def handle_signals(self) -> None:
+        """SIGINT and SIGTERM ask for a stop (in the main thread only)."""
+        def on_signal(_signum, _frame):
+            self.stopping.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+
+    def wait(self) -> int:
+        """Block until a stop is asked (0) or a child that is not restarted exits (its code, or 1)."""
+        while not self.stopping.is_set():
+            for child in self.children:
+                code = child.process.poll()
+                if code is None:
+                    continue
+                if child.restart:
+                    print(f"{self.name}: {child.name} (pid {child.process.pid}) exited with {code}; restarting",
+                          file=sys.stderr, flush=True)
+                    if self.stopping.wait(RESTART_DELAY_SECONDS):
+                        return 0
+                    child.start()
+                    continue
+                if not self.stopping.is_set():
+                    print(f"{self.name}: {child.name} exited with code {code}; stopping the rest", file=sys.stderr,
+                          flush=True)
+                return code or 1
+            self.stopping.wait(POLL_SECONDS)
+        return 0
+
+    def wait_all(self) -> int:
+        """Block until every child has exited by itself (burst runs) or a stop is asked; the highest exit code."""
+        while not self.stopping.is_set():
+            codes = [child.process.poll() for child in self.children]
+            if None not in codes:
+                return max(codes, default=0)
+            self.stopping.wait(POLL_SECONDS)
+        return 0
+
+    def stop(self) -> None:
+        """SIGTERM every running child (last started first), wait, then SIGKILL what is left."""
+        self.stopping.set()
+        running = [c.process for c in reversed(self.children) if c.process and c.process.poll() is None]
+        for process in running:
+            process.terminate()
+        deadline = time.monotonic() + self.stop_timeout
+        for process in running:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,0 +1,100 @@
+"""Webhook commands: `python -m shopapp webhook trigger TOPIC` (send a correctly signed sample to a running
+app) and `python -m shopapp webhooks check` (shopify.app.toml against the code, `shopapp.cli.toml_check`).
+
+`webhook trigger` sends the headers Shopify sends (topic, shop domain, webhook id, event id, triggered-at,
+API version, HMAC) with the topic's sample payload (`samples/` of the package that handles it) or
+`--payload FILE`, signed with the secret `Config.from_env()` finds: in dev mode the one `make run`
+generated in instance/, so it matches a local app out of the box.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Optional
+
+import click
+import httpx
+
+from shopapp.cli.build import registry, settings
+from shopapp.config import DEV_SHOP, Config
+from shopapp.shopify.shop_domain import is_valid_shop_domain
+from shopapp.shopify.webhook_signing import webhook_headers
+
+TIMEOUT_SECONDS = 10
+
+
+def load_payload(topic: str, payload_file: Optional[str]) -> bytes:
+    """The JSON body to send: --payload FILE, or the topic's sample; raises ValueError saying what to do."""
+    from shopapp.jobs import registry as jobs_registry
+
+    if payload_file:
+        path = Path(payload_file)
+        if not path.exists():
+            raise ValueError(f"no payload file {path}")
+    else:
+        try:
+            path = jobs_registry.sample_path(topic)
+        except LookupError as exc:
+            known = ", ".join(sorted(jobs_registry.topics()))
+            raise ValueError(f"{exc} (--payload FILE); topics with a handler: {known}") from None
+    body = path.read_bytes()
+    try:
+        if not isinstance(json.loads(body), dict):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{path} does not hold a JSON object") from None
+    return body
+
+
+@click.group("webhook")
+def webhook_group() -> None:
+    """Webhook commands."""
+
+
+@webhook_group.command("trigger")
+@click.argument("topic")
+@click.option("--address", default=None, help="webhook URL (default http://127.0.0.1:$PORT/webhooks)")
+@click.option("--shop", default=DEV_SHOP, show_default=True, help="shop domain")
+@click.option("--payload", "payload_file", default=None, help="JSON file (default: the topic's sample payload)")
+@click.option("--webhook-id", default=None, help="X-Shopify-Webhook-Id (default a new UUID)")
+def trigger_command(topic: str, address: Optional[str], shop: str, payload_file: Optional[str],
+                    webhook_id: Optional[str]) -> int:
+    """Send one correctly signed sample webhook to a running app; exit code 0 only for a 2xx."""
+    config = registry(settings())
+    address = address or f"http://127.0.0.1:{Config.port_from_env()}/webhooks"
+    if not is_valid_shop_domain(shop):
+        print(f"shopapp webhook trigger: {shop!r} is not a *.myshopify.com shop domain", file=sys.stderr)
+        return 2
+    try:
+        body = load_payload(topic, payload_file)
+    except ValueError as exc:
+        print(f"shopapp webhook trigger: {exc}", file=sys.stderr)
+        return 2
+    webhook_id = webhook_id or str(uuid.uuid4())
+    headers = webhook_headers(topic, body, config.SHOPIFY_API_SECRET, shop, webhook_id=webhook_id,
+                              api_version=config.SHOPIFY_API_VERSION)
+    headers["User-Agent"] = "shopapp-webhook-trigger"
+    try:
+        response = httpx.post(address, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
+    except httpx.ConnectError:
+        print(f"shopapp webhook trigger: could not connect to {address}. Is the app running? Start it with "
+              "`make run` (or pass --address URL of the running app's /webhooks).", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"shopapp webhook trigger: request to {address} failed: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    print(f"{topic} for {shop} (webhook id {webhook_id}) -> {address}: HTTP {response.status_code} "
+          f"{response.text.strip()[:200]}")
+    if response.status_code == 401:
+        print("The app refused the signature: it uses another SHOPIFY_API_SECRET than this command. Run both "
+              "with the same environment (in dev mode both read instance/dev-credentials.json), or set "
+              "SHOPIFY_API_SECRET to the app's secret.", file=sys.stderr)
+    elif response.status_code == 404:
+        print(f"No webhook endpoint at {address}; the app receives webhooks at /webhooks.", file=sys.stderr)
+    return 0 if 200 <= response.status_code < 300 else 1
+
+
+def register(group: click.Group) -> None:
+    group.add_command(webhook_group)

@@ -1,0 +1,74 @@
+"""Publish after commit: tell Redis about a committed job change, and record on the row that it got there.
+
+`Job.version` grows with every change; `published_version` trails it until the change reached Redis. If
+Redis is down the change stays committed, a warning is logged and `published_version` stays behind, so the
+sweeper republishes it later (publishing is idempotent per (job, version), see `EventPublisher`).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import redis
+from flask import Flask
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from shopapp import metrics
+from shopapp.events import get_publisher
+from shopapp.models import Job
+
+log = logging.getLogger(__name__)
+
+
+def publish_job(app: Flask, session: Optional[Session], job: Job) -> bool:
+    """Publish the committed state of `job` at its version; record `published_version` when it reached Redis.
+
+    With `session=None` the publish is not recorded (the sweeper or the job's next change records it).
+    Returns False when Redis could not be reached (logged, never raised).
+    """
+    try:
+        if get_publisher(app).publish(job.shop_domain, job.to_dict(), job.version):
+            metrics.event_published()  # 0: this version had been published already (idempotent)
+    except redis.RedisError as exc:
+        log.warning("job event not published (the sweeper will republish): %s", type(exc).__name__,
+                    extra={"job_id": job.id, "shop": job.shop_domain})
+        return False
+    if session is not None:
+        record_published(session, [job])
+    return True
+
+
+def publish_jobs(app: Flask, session: Optional[Session], jobs: list[Job]) -> int:
+    """`publish_job` for many committed jobs: one Redis round trip, and one transaction for the records
+    (none with `session=None`). Returns how many were published (0, logged, when Redis was unreachable)."""
+    if not jobs:
+        return 0
+    try:
+        seqs = get_publisher(app).publish_many([(job.shop_domain, job.to_dict(), job.version) for job in jobs])
+    except redis.RedisError as exc:
+        log.warning("job events not published (the sweeper will try again): %s", type(exc).__name__)
+        return 0
+    published = sum(1 for seq in seqs if seq)
+    if published:
+        metrics.event_published(published)
+    if session is not None:
+        record_published(session, jobs)
+    return len(jobs)
+
+
+_RECORD_PUBLISHED = (update(Job.__table__)  # Core, so that many jobs go in one executemany
+                     .where(Job.__table__.c.id == bindparam("job_id"),
+                            Job.__table__.c.published_version < bindparam("v"))
+                     .values(published_version=bindparam("v")))
+
+
+def record_published(session: Session, jobs: list[Job]) -> None:
+    """Commit `published_version` = the published version of each job (never lowering it)."""
+    session.execute(_RECORD_PUBLISHED, [{"job_id": job.id, "v": job.version} for job in jobs])
+    session.commit()
+    for job in jobs:
+        # Set as the committed value: a plain assignment would mark the job dirty, and the next autoflush
+        # would open a write transaction that (on SQLite) locks the database until the handler commits.
+        set_committed_value(job, "published_version", max(job.published_version or 0, job.version))

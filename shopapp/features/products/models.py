@@ -1,0 +1,33 @@
+"""The products feature's projection: a summary of each product of a shop (webhooks and Sync products)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shopapp.models import Base, utcnow
+
+
+class Product(Base):
+    """Projection of a shop's products (from products/* webhooks and the Sync products job)."""
+
+    __tablename__ = "products"
+    __table_args__ = (UniqueConstraint("shop_domain", "product_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(String(255))
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[Optional[str]] = mapped_column(Text)
+    status: Mapped[Optional[str]] = mapped_column(String(50))
+    vendor: Mapped[Optional[str]] = mapped_column(String(255))
+    product_type: Mapped[Optional[str]] = mapped_column(String(255))
+    handle: Mapped[Optional[str]] = mapped_column(String(255))
+    total_inventory: Mapped[Optional[int]] = mapped_column(Integer)
+    variants_count: Mapped[Optional[int]] = mapped_column(Integer)
+    source_updated_at: Mapped[Optional[datetime]]
+    triggered_at: Mapped[Optional[datetime]]
+    applied_count: Mapped[int] = mapped_column(Integer, default=0)
+    synced_at: Mapped[Optional[datetime]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,221 @@
+"""Every use of the websocket libraries' internals (flask-sock, simple-websocket, wsproto), in one place:
+the seam between `/ws/jobs` and the libraries. The rest of realtime speaks through the functions below.
+
+Measured reasons for each departure from the stock path (README "Performance"), each checked against the
+library's own behaviour in tests/test_realtime_websocket.py:
+- writes are whole: simple-websocket writes with `sock.send()`, which under gevent can write part of a
+  frame to a slow reader and drop the rest (the client then fails with 1002). Its reader thread also
+  writes pongs and close replies. `LockedSocket` turns every write into `sendall()` under one per-socket
+  lock, which our own writes take too, so frames from the two writers never interleave;
+- a server text frame is built once per event (`text_frame`), not once per socket;
+- the reader runs on a bare greenlet under gevent (`GreenletThread`), and the handshake's HTTP state is
+  dropped after the upgrade (`release_handshake`): memory per socket at 10,000 sockets;
+- pings are sent by the socket's own handler (`PING_FRAME`, `ping_answered`), not by the library's timer.
+"""
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+import time
+
+from simple_websocket import ConnectionClosed
+from wsproto.connection import ConnectionState
+from wsproto.utilities import LocalProtocolError
+
+from shopapp.green import under_gevent
+
+__all__ = ["ConnectionClosed", "server_options", "text_frame", "PING_FRAME", "release_handshake", "guard",
+           "wake_event", "is_connected", "write", "receive_nowait", "ping_answered", "expect_pong", "close",
+           "wait_reader", "set_idle_timeout", "LINGER_SECONDS"]
+
+# How long closing waits for the peer's last bytes (its close reply, the rest of an oversized message).
+LINGER_SECONDS = 2.0
+PING_FRAME = b"\x89\x00"  # final ping frame, no payload (server frames are unmasked)
+
+
+def server_options(max_message_bytes: int) -> dict:
+    """flask-sock's SOCK_SERVER_OPTIONS: no library pings (the handler sends them), the size limit, and the
+    reader on a bare greenlet under gevent."""
+    options = {"ping_interval": None, "max_message_size": max_message_bytes}
+    if under_gevent():
+        options["thread_class"] = GreenletThread
+    return options
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One final, unmasked text frame (server to client, no extension) carrying `payload` (UTF-8).
+
+    Server frames are never masked, so the bytes are the same for every socket: a job event is framed
+    once and written to all its sockets.
+    """
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
+
+
+def release_handshake(ws) -> None:
+    """Drop wsproto's HTTP/1.1 handshake state once the socket is open (about 2 KB per socket).
+
+    wsproto keeps its h11 connection and the request for the life of the socket, though only the frame
+    protocol is used after the upgrade. Attribute names checked first: with another wsproto this is a no-op.
+    """
+    connection = getattr(ws, "ws", None)
+    handshake = getattr(connection, "handshake", None)
+    if handshake is None or getattr(connection, "connection", None) is None:
+        return
+    names = ("_h11_connection", "_initiating_request", "_events")
+    if all(hasattr(handshake, name) for name in names) and not handshake._events:
+        handshake._h11_connection = None
+        handshake._initiating_request = None
+        handshake._events = ()  # events() only iterates it while non-empty
+
+
+def guard(ws) -> LockedSocket:
+    """Make every write of simple-websocket's `ws` whole and serialized; returns the wrapper."""
+    if not isinstance(ws.sock, LockedSocket):
+        ws.sock = LockedSocket(ws.sock, threading.RLock())
+    return ws.sock
+
+
+class LockedSocket:
+    """Wraps a connected socket so that each `send` writes everything, under `lock`."""
+
+    __slots__ = ("raw", "lock")
+
+    def __init__(self, raw, lock: threading.RLock):
+        self.raw = raw
+        self.lock = lock
+
+    def send(self, data: bytes) -> int:
+        with self.lock:
+            self.raw.sendall(data)
+        return len(data)
+
+    def sendall(self, data: bytes) -> None:
+        with self.lock:
+            self.raw.sendall(data)
+
+    def recv(self, size: int) -> bytes:
+        return self.raw.recv(size)
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def close(self) -> None:
+        """Close gracefully: send FIN after our close frame, then read what the peer still sends.
+
+        Closing a socket with unread input makes the kernel send a reset, and the peer may then lose our
+        close frame (a client whose oversized message was refused would see no 1009, only a reset).
+        """
+        try:
+            self.raw.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                self.raw.settimeout(left)
+                if not self.raw.recv(65536):
+                    break
+        except OSError:
+            pass
+        finally:
+            self.raw.close()
+
+    def __getattr__(self, name):
+        return getattr(self.raw, name)
+
+
+# --- one socket, as the handler uses it -------------------------------------------------------------
+
+def wake_event(ws):
+    """The event simple-websocket's reader sets on every client message and on disconnect; our hub sets
+    it too, so one wait covers "a message arrived", "an event was queued" and "the connection dropped"."""
+    return ws.event
+
+
+def is_connected(ws) -> bool:
+    return ws.connected
+
+
+def write(ws, data: bytes) -> None:
+    """Write `data` (whole frames) under the socket's lock; raises ConnectionClosed once it is closed."""
+    guarded = ws.sock
+    with guarded.lock:
+        if not ws.connected or ws.ws.state is not ConnectionState.OPEN:
+            raise ConnectionClosed(ws.close_reason, ws.close_message)
+        try:
+            guarded.raw.sendall(data)
+        except OSError:
+            ws.connected = False
+            raise ConnectionClosed(ws.close_reason, ws.close_message) from None
+
+
+def receive_nowait(ws):
+    """The next client message already read (str or bytes), or None."""
+    return ws.receive(timeout=0)
+
+
+def ping_answered(ws) -> bool:
+    """Whether a pong arrived since `expect_pong`."""
+    return ws.pong_received
+
+
+def expect_pong(ws) -> None:
+    ws.pong_received = False  # simple-websocket sets it again on the pong
+
+
+def close(ws, code: int, reason: str) -> None:
+    """Send a close frame with `code` (nothing when the socket is already gone)."""
+    lock = ws.sock.lock if isinstance(ws.sock, LockedSocket) else threading.RLock()
+    with lock, contextlib.suppress(ConnectionClosed, LocalProtocolError, OSError):
+        ws.close(reason=code, message=reason)
+
+
+def wait_reader(ws, seconds: float) -> None:
+    """Wait up to `seconds` for the reader to finish (the close handshake, the last bytes)."""
+    ws.thread.join(seconds)
+
+
+def set_idle_timeout(ws, seconds: float) -> None:
+    """A peer that takes no write and sends nothing for `seconds` is gone: reads and writes then fail."""
+    ws.sock.raw.settimeout(seconds)
+
+
+# --- the reader's thread under gevent ---------------------------------------------------------------
+
+class GreenletThread:
+    """The part of `threading.Thread` that simple-websocket uses (start, join, is_alive, name), on a raw
+    greenlet: under gevent a patched Thread per socket carries a Thread object with its locks and Event on
+    top of the greenlet, for nothing (no links: the reader only needs to run and be waited for)."""
+
+    __slots__ = ("_target", "_greenlet", "name")
+
+    def __init__(self, target, name: str = "simple_websocket.reader"):
+        self._target = target
+        self._greenlet = None
+        self.name = name
+
+    def start(self) -> None:
+        import gevent
+
+        self._greenlet = gevent.spawn_raw(self._target)
+
+    def join(self, timeout: float | None = None) -> None:
+        import gevent
+
+        # Polled: joins happen once per socket, at its close, and a waiter list per socket would cost
+        # memory for the whole life of every socket.
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_alive() and (deadline is None or time.monotonic() < deadline):
+            gevent.sleep(JOIN_POLL_SECONDS)
+
+    def is_alive(self) -> bool:
+        return self._greenlet is not None and not self._greenlet.dead
+
+
+JOIN_POLL_SECONDS = 0.02

@@ -1,0 +1,37 @@
+"""Every webhook header name Shopify sends, in one table, and the one way to read them.
+
+Shopify is moving from `X-Shopify-*` to the same names without `X-` (e.g. `Shopify-Topic`); both
+spellings are accepted, in any case.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Optional
+
+HEADERS = {
+    "hmac": "X-Shopify-Hmac-Sha256",
+    "topic": "X-Shopify-Topic",
+    "shop": "X-Shopify-Shop-Domain",
+    "webhook_id": "X-Shopify-Webhook-Id",
+    "api_version": "X-Shopify-API-Version",
+    "event_id": "X-Shopify-Event-Id",
+    "triggered_at": "X-Shopify-Triggered-At",
+}
+
+# A delivery without any of these is answered 400.
+REQUIRED = ("topic", "shop", "webhook_id", "api_version")
+
+
+def read_header(headers: Mapping[str, str], key: str) -> Optional[str]:
+    """The value of header `key` (a HEADERS key) in either spelling, stripped; None when absent or empty.
+
+    `headers` must look names up case-insensitively (werkzeug's Headers does).
+    """
+    name = HEADERS[key]
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name[2:])  # "Shopify-Topic"
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None

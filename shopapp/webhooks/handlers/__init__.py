@@ -1,1 +1,0 @@
-"""Webhook topic handlers, one module per subscription in shopify.app.toml."""
