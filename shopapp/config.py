@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import math
 import os
 import secrets
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -59,7 +60,13 @@ class Config:
     # A running job whose worker stopped heart-beating this long ago is handed to another worker.
     JOB_STALL_SECONDS: float = 30.0
     SWEEP_INTERVAL_SECONDS: float = 5.0
-    WORKER_PROCESSES: int = 1
+    # Worker processes of `python -m shopapp worker`; the first WEBHOOK_WORKER_PROCESSES take webhook jobs
+    # only, the others webhook jobs first, then merchant jobs (lanes: webhooks never wait behind a sync).
+    WORKER_PROCESSES: int = 2
+    WEBHOOK_WORKER_PROCESSES: int = 1
+    # Time limits of one attempt, in seconds (a kind or topic may declare its own).
+    JOB_TIMEOUT_SECONDS: float = 300.0
+    WEBHOOK_JOB_TIMEOUT_SECONDS: float = 60.0
     QUEUE_NAME: str = "shopapp"
     # The feature packages each process loads at start-up (dotted names; a bare name is a bundled feature).
     FEATURES: tuple[str, ...] = ()
@@ -131,6 +138,11 @@ class Config:
             JOB_STALL_SECONDS=reader.number("JOB_STALL_SECONDS", cls.JOB_STALL_SECONDS),
             SWEEP_INTERVAL_SECONDS=reader.number("SWEEP_INTERVAL_SECONDS", cls.SWEEP_INTERVAL_SECONDS),
             WORKER_PROCESSES=reader.integer("WORKER_PROCESSES", cls.WORKER_PROCESSES, minimum=1),
+            WEBHOOK_WORKER_PROCESSES=reader.integer("WEBHOOK_WORKER_PROCESSES", cls.WEBHOOK_WORKER_PROCESSES,
+                                                    minimum=0),
+            JOB_TIMEOUT_SECONDS=reader.positive("JOB_TIMEOUT_SECONDS", cls.JOB_TIMEOUT_SECONDS),
+            WEBHOOK_JOB_TIMEOUT_SECONDS=reader.positive("WEBHOOK_JOB_TIMEOUT_SECONDS",
+                                                        cls.WEBHOOK_JOB_TIMEOUT_SECONDS),
             QUEUE_NAME=env.get("QUEUE_NAME", cls.QUEUE_NAME),
             WS_TOKEN_GRACE_SECONDS=reader.number("WS_TOKEN_GRACE_SECONDS", cls.WS_TOKEN_GRACE_SECONDS),
             WS_QUEUE_SIZE=reader.integer("WS_QUEUE_SIZE", cls.WS_QUEUE_SIZE, minimum=1),
@@ -220,8 +232,16 @@ class _Reader:
             value = float(raw)
         except ValueError:
             raise ConfigError(f"{name}={raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}={raw!r} is not a finite number")
         if value < 0:
             raise ConfigError(f"{name}={raw!r} must not be negative")
+        return value
+
+    def positive(self, name: str, default: float) -> float:
+        value = self.number(name, default)
+        if value <= 0:
+            raise ConfigError(f"{name}={value:g} must be a positive number of seconds")
         return value
 
     def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:

@@ -46,6 +46,41 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def storable(text: str) -> str:
+    """`text` as both databases can store it: NUL characters removed (PostgreSQL refuses them in text and
+    varchar: "A string literal cannot contain NUL (0x00) characters"), lone surrogates (a JSON escape like
+    "\\ud83d", which UTF-8 cannot encode) replaced by U+FFFD. Real Shopify data carries NULs pasted from
+    other systems; without this a job would fail at its commit on PostgreSQL and succeed on SQLite."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+class StorableString(TypeDecorator):
+    """VARCHAR(n) of text made `storable` on the way in: the type of every short text column."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return storable(value) if isinstance(value, str) else value
+
+
+class StorableText(TypeDecorator):
+    """TEXT made `storable` on the way in: the type of every long text column."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return storable(value) if isinstance(value, str) else value
+
+
 class EncryptedText(TypeDecorator):
     """Text encrypted with the configured Fernet keys before it reaches the database."""
 
@@ -104,11 +139,11 @@ class Shop(Base):
     __tablename__ = "shops"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    domain: Mapped[str] = mapped_column(StorableString(255), unique=True)
     installed: Mapped[bool] = mapped_column(Boolean, default=True)
     installed_at: Mapped[Optional[datetime]]
     uninstalled_at: Mapped[Optional[datetime]]
-    scopes: Mapped[str] = mapped_column(Text, default="")
+    scopes: Mapped[str] = mapped_column(StorableText, default="")
     access_token: Mapped[Optional[str]] = mapped_column(EncryptedText)
     access_token_expires_at: Mapped[Optional[datetime]]
     refresh_token: Mapped[Optional[str]] = mapped_column(EncryptedText)
@@ -125,15 +160,15 @@ class WebhookEvent(Base):
     __tablename__ = "webhook_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    webhook_id: Mapped[str] = mapped_column(String(255), unique=True)
-    event_id: Mapped[Optional[str]] = mapped_column(String(255), index=True)
-    topic: Mapped[str] = mapped_column(String(100))
-    shop_domain: Mapped[str] = mapped_column(String(255), index=True)
-    api_version: Mapped[str] = mapped_column(String(20))
+    webhook_id: Mapped[str] = mapped_column(StorableString(255), unique=True)
+    event_id: Mapped[Optional[str]] = mapped_column(StorableString(255), index=True)
+    topic: Mapped[str] = mapped_column(StorableString(100))
+    shop_domain: Mapped[str] = mapped_column(StorableString(255), index=True)
+    api_version: Mapped[str] = mapped_column(StorableString(20))
     triggered_at: Mapped[Optional[datetime]]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[Optional[dict[str, Any]]]
-    status: Mapped[str] = mapped_column(String(20), default=WebhookStatus.RECEIVED.value)
+    status: Mapped[str] = mapped_column(StorableString(20), default=WebhookStatus.RECEIVED.value)
 
     job: Mapped[Optional[Job]] = relationship(back_populates="webhook_event", uselist=False)
 
@@ -148,22 +183,22 @@ class Job(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    shop_domain: Mapped[str] = mapped_column(String(255), index=True)
-    kind: Mapped[str] = mapped_column(String(50))            # "webhook", "sync_products", ...
-    topic: Mapped[Optional[str]] = mapped_column(String(100))
-    webhook_id: Mapped[Optional[str]] = mapped_column(String(255))
+    shop_domain: Mapped[str] = mapped_column(StorableString(255), index=True)
+    kind: Mapped[str] = mapped_column(StorableString(50))            # "webhook", "sync_products", ...
+    topic: Mapped[Optional[str]] = mapped_column(StorableString(100))
+    webhook_id: Mapped[Optional[str]] = mapped_column(StorableString(255))
     webhook_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("webhook_events.id", ondelete="SET NULL"),
                                                             unique=True)
-    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED.value)
+    state: Mapped[str] = mapped_column(StorableString(20), default=JobState.QUEUED.value)
     progress: Mapped[int] = mapped_column(Integer, default=0)   # percent, 0..100
-    message: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(StorableText, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
-    error: Mapped[Optional[str]] = mapped_column(Text)
+    error: Mapped[Optional[str]] = mapped_column(StorableText)
     params: Mapped[Optional[dict[str, Any]]]
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     # Claiming: a worker sets these with a conditional update; a stale heartbeat lets another take over.
-    claimed_by: Mapped[Optional[str]] = mapped_column(String(255))
+    claimed_by: Mapped[Optional[str]] = mapped_column(StorableString(255))
     heartbeat_at: Mapped[Optional[datetime]]
     run_after: Mapped[Optional[datetime]]        # earliest time of the next attempt (back-off)
     enqueued_at: Mapped[Optional[datetime]]      # last time it was put on an RQ queue
@@ -179,19 +214,17 @@ class Job(Base):
 
     def to_dict(self) -> dict:
         """The job as the contract's JSON object (websocket and /api/jobs)."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "topic": self.topic,
-            "webhook_id": self.webhook_id,
-            "state": self.state,
-            "progress": self.progress,
-            "message": self.message,
-            "attempts": self.attempts,
-            "error": self.error,
-            "created_at": format_timestamp(self.created_at),
-            "updated_at": format_timestamp(self.updated_at),
-        }
+        return job_dict(id=self.id, kind=self.kind, topic=self.topic, webhook_id=self.webhook_id, state=self.state,
+                        progress=self.progress, message=self.message, attempts=self.attempts, error=self.error,
+                        created_at=self.created_at, updated_at=self.updated_at)
+
+
+def job_dict(*, id: int, kind: str, topic: Optional[str], webhook_id: Optional[str], state: str, progress: int,
+             message: str, attempts: int, error: Optional[str], created_at: datetime, updated_at: datetime) -> dict:
+    """The contract's job object (ARCHITECTURE.md, websocket messages), for a row or for one not loaded."""
+    return {"id": id, "kind": kind, "topic": topic, "webhook_id": webhook_id, "state": state, "progress": progress,
+            "message": message, "attempts": attempts, "error": error, "created_at": format_timestamp(created_at),
+            "updated_at": format_timestamp(updated_at)}
 
 
 class ComplianceRequest(Base):
@@ -200,12 +233,12 @@ class ComplianceRequest(Base):
     __tablename__ = "compliance_requests"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    shop_domain: Mapped[str] = mapped_column(String(255), index=True)
-    topic: Mapped[str] = mapped_column(String(100))
-    webhook_id: Mapped[str] = mapped_column(String(255), unique=True)
+    shop_domain: Mapped[str] = mapped_column(StorableString(255), index=True)
+    topic: Mapped[str] = mapped_column(StorableString(100))
+    webhook_id: Mapped[str] = mapped_column(StorableString(255), unique=True)
     customer_id: Mapped[Optional[int]] = mapped_column(BigInteger)
     orders_requested: Mapped[Optional[dict[str, Any]]]
-    status: Mapped[str] = mapped_column(String(20), default="received")  # received, completed
+    status: Mapped[str] = mapped_column(StorableString(20), default="received")  # received, completed
     # What was found or done, without customer data (counts and ids only).
     result: Mapped[Optional[dict[str, Any]]]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

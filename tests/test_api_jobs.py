@@ -81,7 +81,7 @@ def test_list_returns_the_shops_jobs_newest_first_with_the_current_seq(api, db, 
 
 def test_list_never_shows_another_shops_jobs(api, db):
     add_job(db, OTHER_SHOP)
-    assert api("GET", "/api/jobs").get_json() == {"seq": 0, "jobs": []}
+    assert api("GET", "/api/jobs").get_json()["jobs"] == []
 
 
 def test_list_ignores_a_shop_parameter_and_uses_the_tokens_shop(api, db):
@@ -145,7 +145,7 @@ def test_start_creates_a_queued_merchant_job_for_the_tokens_shop(api, db, redis,
     assert job["kind"] == "sync_products" and job["state"] == "queued" and job["webhook_id"] is None
     row = load_job(db, job["id"])
     assert row.shop_domain == DEFAULT_SHOP
-    assert redis.llen(f"rq:queue:{config.QUEUE_NAME}") == 1
+    assert redis.llen(f"rq:queue:{config.QUEUE_NAME}.merchant") == 1
 
 
 def test_start_publishes_the_new_job_to_the_shops_live_feed(api, redis):
@@ -211,7 +211,7 @@ def test_retry_puts_a_failed_job_back_on_the_queue(api, db, redis, config):
     job = response.get_json()
     assert job["id"] == job_id and job["state"] == "queued" and job["error"] is None
     assert load_job(db, job_id).state == "queued"
-    assert redis.llen(f"rq:queue:{config.QUEUE_NAME}") == 1
+    assert redis.llen(f"rq:queue:{config.QUEUE_NAME}.webhooks") == 1  # a webhook job waits in its lane
 
 
 @pytest.mark.parametrize("state", ["queued", "running", "retrying", "succeeded"])

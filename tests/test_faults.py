@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 
+import psutil
 import pytest
 import requests
 from sqlalchemy import func, select
@@ -136,10 +136,9 @@ def test_workers_sigkilled_mid_job_lose_nothing_and_apply_nothing_twice(web_serv
 
 
 def _wait_for_a_running_slow_job(db, slow_ids, workers):
-    """(the worker process running one of the slow jobs, that job's id), as soon as there is one."""
-    by_pid = {w.pid: w for w in workers if w.alive()}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    """(the worker command whose process runs one of the slow jobs, that job's id), as soon as there is one."""
+    def running_slow_job():
+        by_pid = {child.pid: w for w in workers if w.alive() for child in psutil.Process(w.pid).children()}
         with db.session() as session:
             rows = session.execute(select(Job.id, Job.claimed_by).where(
                 Job.id.in_(slow_ids), Job.state == JobState.RUNNING.value)).all()
@@ -147,8 +146,9 @@ def _wait_for_a_running_slow_job(db, slow_ids, workers):
             pid = int(claimed_by.rsplit(":", 1)[1]) if claimed_by else None
             if pid in by_pid:
                 return by_pid[pid], job_id
-        time.sleep(0.02)
-    raise AssertionError("no slow job was running on a live worker")
+        return None
+
+    return wait_until(running_slow_job, timeout=60, interval=0.02, what="a slow job running on a live worker")
 
 
 # --- 2. Redis restarted while 500 webhooks are being sent ------------------------------------------

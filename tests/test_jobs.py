@@ -12,6 +12,7 @@ import tests.support.test_jobs  # noqa: F401  (registers the test job kinds)
 from shopapp.features.orders.models import Order
 from shopapp.jobs import queue as jobs_queue
 from shopapp.jobs.errors import JobNotCancellableError, JobNotFoundError, JobNotRetryableError, UnknownJobKindError
+from shopapp.jobs.registry import MERCHANT_LANE
 from shopapp.jobs.runner import backoff_delay, run_job
 from shopapp.jobs.state import change_job
 from shopapp.models import Job
@@ -37,7 +38,7 @@ def _final(db, job_id):
 def test_merchant_job_is_committed_enqueued_and_run(app, db, rq_worker):
     job = jobs_queue.start_merchant_job(app, SHOP, "test_context", {"a": 1})
     assert job["state"] == "queued" and job["kind"] == "test_context" and job["webhook_id"] is None
-    assert jobs_queue.get_queue(app).get_job_ids() == [f"job-{job['id']}"]
+    assert jobs_queue.get_queue(app, MERCHANT_LANE).get_job_ids() == [f"job-{job['id']}"]
     rq_worker()
     done = _job(db, job["id"])
     assert done.state == "succeeded"
@@ -97,8 +98,8 @@ def test_a_job_claimed_by_another_worker_is_not_run_again(app, db):
 
 def test_a_job_enqueued_twice_runs_once(app, db, rq_worker):
     job_id = jobs_queue.start_merchant_job(app, SHOP, "test_slow_order", {"order_id": 7, "seconds": 0})["id"]
-    jobs_queue.enqueue(app, job_id, version=99)
-    assert len(jobs_queue.get_queue(app).get_job_ids()) == 2
+    jobs_queue.enqueue(app, job_id, kind="test_slow_order", version=99)
+    assert len(jobs_queue.get_queue(app, MERCHANT_LANE).get_job_ids()) == 2
     rq_worker()
     with db.session() as s:
         assert s.scalars(select(Order.applied_count)).one() == 1

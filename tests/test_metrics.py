@@ -64,11 +64,11 @@ def test_open_sockets_goes_up_and_down(client):
 
 
 def test_queue_depth_is_read_from_redis(client, app, redis):
-    queue = Queue(app.config["QUEUE_NAME"], connection=redis)
+    queue = Queue(app.config["QUEUE_NAME"] + ".webhooks", connection=redis)
     for _ in range(3):
         queue.enqueue("os.getpid")
     text = scrape(client)
-    assert value(text, "shopapp_queue_depth", queue=app.config["QUEUE_NAME"], state="queued") == 3
+    assert value(text, "shopapp_queue_depth", queue=app.config["QUEUE_NAME"] + ".webhooks", state="queued") == 3
     assert value(text, "shopapp_redis_up") == 1
 
 

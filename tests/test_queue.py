@@ -34,7 +34,7 @@ def test_batch_puts_every_job_on_the_queue_in_order(app, db):
 def test_batch_job_has_the_fields_rq_gives_an_enqueued_job(app, db, redis):
     batch_id, rq_made_id = _commit_jobs(app, 2)
     jobs_queue.enqueue_batch(app, [batch_id])
-    jobs_queue.enqueue(app, rq_made_id)  # through RQ's own enqueue_call
+    jobs_queue.enqueue(app, rq_made_id, kind="webhook")  # through RQ's own enqueue_call, same lane
     ours = redis.hgetall(RQJob.key_for(jobs_queue.rq_job_id(batch_id)))
     theirs = redis.hgetall(RQJob.key_for(jobs_queue.rq_job_id(rq_made_id)))
     assert set(ours) == set(theirs)
@@ -48,7 +48,7 @@ def test_batch_job_reads_back_as_an_rq_job_of_the_task(app, db, redis):
     jobs_queue.enqueue_batch(app, [job_id])
     rq_job = RQJob.fetch(jobs_queue.rq_job_id(job_id), connection=redis)
     assert rq_job.func_name == jobs_queue.TASK and rq_job.args == ()
-    assert rq_job.get_status() == JobStatus.QUEUED and rq_job.origin == app.config["QUEUE_NAME"]
+    assert rq_job.get_status() == JobStatus.QUEUED and rq_job.origin == app.config["QUEUE_NAME"] + ".webhooks"
     assert rq_job.timeout == jobs_queue.TASK_TIMEOUT_SECONDS and rq_job.result_ttl == 0
     assert rq_job.description == f"{jobs_queue.TASK}({job_id})"
 

@@ -35,7 +35,18 @@ def test_snapshot_lists_the_shops_jobs_newest_first_with_the_current_seq(db, red
 def test_snapshot_never_shows_another_shops_jobs(db, redis):
     _add_jobs(db, "other.myshopify.com", 2)
     with db.session() as s:
-        assert job_snapshot(s, EventPublisher(redis), SHOP) == {"seq": 0, "jobs": []}
+        snapshot = job_snapshot(s, EventPublisher(redis), SHOP)
+    assert snapshot["jobs"] == []
+
+
+def test_a_fresh_shops_first_event_follows_its_first_snapshot(db, redis):
+    # The snapshot seeds the shop's counter (as the publisher would): the page sees seq + 1, no gap.
+    publisher = EventPublisher(redis)
+    with db.session() as s:
+        first = job_snapshot(s, publisher, SHOP)["seq"]
+        again = job_snapshot(s, publisher, SHOP)["seq"]
+    assert first == again > 0
+    assert publisher.publish(SHOP, {"id": 1, "state": "queued"}, 1) == first + 1
 
 
 def test_snapshot_filters_by_state_and_limits(db, redis):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 import tests.support.test_jobs  # noqa: F401  (registers the test job kinds)
 from shopapp import redis_keys
 from shopapp.jobs import queue as jobs_queue
+from shopapp.jobs.registry import MERCHANT_LANE
 from shopapp.jobs.state import change_job
 from shopapp.jobs.sweeper import sweep, sweep_with_lock
 from shopapp.models import Job, JobState, utcnow
@@ -35,14 +36,14 @@ def test_committed_job_missing_from_the_queue_is_enqueued(app, db):
     job_id = _insert(db, state="queued")
     with app.app_context():
         assert sweep(app, grace_seconds=0).enqueued == 1
-    assert jobs_queue.get_queue(app).get_job_ids() == [f"job-{job_id}_1"]
+    assert jobs_queue.get_queue(app, MERCHANT_LANE).get_job_ids() == [f"job-{job_id}_1"]
 
 
 def test_job_already_on_the_queue_is_not_enqueued_again(app, db):
     job = jobs_queue.start_merchant_job(app, SHOP, "test_context")
     with app.app_context():
         assert sweep(app, grace_seconds=0).enqueued == 0
-    assert jobs_queue.get_queue(app).get_job_ids() == [f"job-{job['id']}"]
+    assert jobs_queue.get_queue(app, MERCHANT_LANE).get_job_ids() == [f"job-{job['id']}"]
 
 
 def test_job_changed_within_the_grace_period_is_left_to_its_enqueuer(app, db):
@@ -56,7 +57,7 @@ def test_retrying_job_is_enqueued_only_when_due(app, db):
     due = _insert(db, state="retrying", run_after=utcnow() - timedelta(seconds=1))
     with app.app_context():
         assert sweep(app, grace_seconds=0).enqueued == 1
-    ids = jobs_queue.get_queue(app).get_job_ids()
+    ids = jobs_queue.get_queue(app, MERCHANT_LANE).get_job_ids()
     assert ids == [f"job-{due}_1"] and not any(i.startswith(f"job-{later}") for i in ids)
 
 
@@ -128,7 +129,7 @@ def test_sweep_command_enqueues_and_says_what_it_did(app_env, app, db):
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "1 jobs enqueued" in result.stdout
-    assert jobs_queue.get_queue(app).get_job_ids() == [f"job-{job_id}_1"]
+    assert jobs_queue.get_queue(app, MERCHANT_LANE).get_job_ids() == [f"job-{job_id}_1"]
 
 
 def test_sweep_command_explains_an_unreachable_redis(app_env, db):

@@ -30,12 +30,21 @@ def test_accepted_webhook_is_committed_with_its_job_and_enqueued(client, signed_
     assert get_queue(app).get_job_ids() == [f"job-{job.id}"]
 
 
-def test_queued_job_is_published_by_the_sweeper_when_no_worker_took_it(client, signed_webhook, redis, app):
+def test_the_queued_state_is_published_as_the_delivery_is_committed(client, signed_webhook, redis, db):
+    hook = signed_webhook("orders/create")
+    assert hook.post(client).status_code == 200  # no worker runs: the page learns of the job at once
+    [message] = redis.zrange(f"shopapp:shop:{hook.shop}:eventlog", 0, -1)
+    with db.session() as s:
+        job = s.scalars(select(Job)).one()
+    assert json.loads(message)["job"] == job.to_dict() and job.to_dict()["state"] == "queued"
+
+
+def test_a_queued_job_whose_event_redis_lost_is_published_by_the_sweeper(client, signed_webhook, redis, app):
     from shopapp.jobs.sweeper import sweep
 
     hook = signed_webhook("orders/create")
     assert hook.post(client).status_code == 200
-    assert redis.zcard(f"shopapp:shop:{hook.shop}:eventlog") == 0  # nothing on the hot path
+    redis.delete(f"shopapp:shop:{hook.shop}:eventlog", f"shopapp:shop:{hook.shop}:jobversions")  # data lost
     with app.app_context():
         assert sweep(app, grace_seconds=0).republished == 1
     [message] = redis.zrange(f"shopapp:shop:{hook.shop}:eventlog", 0, -1)

@@ -33,8 +33,8 @@ def test_every_state_change_is_published_after_commit(client, signed_webhook, db
     assert hook.post(client).status_code == 200
     rq_worker()
     log = [json.loads(m) for m in redis.zrange(f"shopapp:shop:{hook.shop}:eventlog", 0, -1)]
-    assert [e["job"]["state"] for e in log] == ["running", "succeeded"]
-    assert [e["seq"] for e in log] == list(range(log[0]["seq"], log[0]["seq"] + 2))
+    assert [e["job"]["state"] for e in log] == ["queued", "running", "succeeded"]
+    assert [e["seq"] for e in log] == list(range(log[0]["seq"], log[0]["seq"] + 3))
     job = _job(db)
     assert job.published_version == job.version
 

@@ -86,6 +86,7 @@ def test_trigger_defaults_reach_a_dev_mode_app_with_its_generated_secret(app_env
 def test_jobs_retry_command_requeues_a_failed_job(app, app_env, db):
     import tests.support.test_jobs  # noqa: F401
     from shopapp.jobs.queue import get_queue, start_merchant_job
+    from shopapp.jobs.registry import MERCHANT_LANE
 
     job_id = start_merchant_job(app, "test-shop.myshopify.com", "test_context")["id"]
     with app.app_context(), db.session() as s:
@@ -95,7 +96,7 @@ def test_jobs_retry_command_requeues_a_failed_job(app, app_env, db):
     assert f"job {job_id}" in result.stdout
     with db.session() as s:
         assert s.get(Job, job_id).state == "queued"
-    assert any(i.startswith(f"job-{job_id}_") for i in get_queue(app).get_job_ids())
+    assert any(i.startswith(f"job-{job_id}_") for i in get_queue(app, MERCHANT_LANE).get_job_ids())
 
 
 def test_jobs_retry_command_refuses_a_job_that_did_not_fail(app, app_env, db):

@@ -51,8 +51,10 @@ BAD_TOKEN_CASES = ["expired", "wrong secret", "alg none", "alg HS512", "wrong au
 
 def test_a_valid_token_gets_the_snapshot_then_live_events(server, session_token, publisher):
     with connect(server, session_token()) as ws:
-        assert ws.recv_json() == {"type": "snapshot", "seq": 0, "jobs": []}
+        snapshot = ws.recv_json()
+        assert (snapshot["type"], snapshot["jobs"]) == ("snapshot", [])
         seq = publisher.publish(DEFAULT_SHOP, _job(1), 1)
+        assert seq == snapshot["seq"] + 1  # the snapshot seeded the counter: no gap for a fresh shop
         assert ws.recv_json() == {"type": "job", "seq": seq, "job": _job(1)}
 
 

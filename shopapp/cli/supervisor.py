@@ -1,12 +1,16 @@
 """The one process supervisor: `serve` (web + worker) and `worker --processes N` run their children here.
 
-Children run in their own process group, so a terminal's Ctrl+C reaches only the supervisor, which stops
-them in order with SIGTERM (gunicorn closes its sockets with 1001, RQ finishes the current job) and
-SIGKILLs what is left after `stop_timeout` seconds: no child is left behind and none prints a traceback.
+With `new_session` (serve) children run in their own process group, so a terminal's Ctrl+C reaches only
+the supervisor, which stops them in order with SIGTERM (gunicorn closes its sockets with 1001, RQ finishes
+the current job) and SIGKILLs what is left after `stop_timeout` seconds: no child is left behind and none
+prints a traceback. Without it (the worker command) children share the supervisor's group, so a signal to
+the group reaches them all. Either way a child gets SIGTERM if the supervisor itself dies (Linux).
 A child marked `restart` is started again when it dies; when another child exits, everything stops.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import signal
 import subprocess
 import sys
@@ -29,18 +33,30 @@ class Child:
     env: Optional[dict]
     restart: bool
     cwd: Optional[Path] = None
+    new_session: bool = True
     process: Optional[subprocess.Popen] = field(default=None, repr=False)
 
     def start(self) -> Child:
-        self.process = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, start_new_session=True)
+        self.process = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, start_new_session=self.new_session,
+                                        preexec_fn=_die_with_parent)
         return self
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the supervisor dies (prctl PR_SET_PDEATHSIG, Linux only)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class Supervisor:
     """Starts children, waits for a stop signal or a child's exit, then stops them all."""
 
-    def __init__(self, name: str = "shopapp", stop_timeout: float = 15.0):
+    def __init__(self, name: str = "shopapp", stop_timeout: float = 15.0, new_session: bool = True):
         self.name = name
+        self.new_session = new_session
         self.stop_timeout = stop_timeout
         self.children: list[Child] = []
         self.stopping = threading.Event()
@@ -48,7 +64,7 @@ class Supervisor:
     def spawn(self, name: str, args: list[str], env: Optional[dict] = None, *, restart: bool = False,
               cwd: Optional[Path] = None) -> Child:
         """Start a child now."""
-        child = Child(name, args, env, restart, cwd).start()
+        child = Child(name, args, env, restart, cwd, self.new_session).start()
         self.children.append(child)
         return child
 

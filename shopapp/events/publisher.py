@@ -6,9 +6,11 @@ number, the log entry and the broadcast can never disagree and concurrent publis
 - the log (a sorted set scored by seq, trimmed to EVENT_LOG_SIZE) serves reconnects with `since`;
 - publishing is idempotent per (job, version): a sweeper republishing a change that did reach Redis is a
   no-op, and an older version never overwrites a newer one.
-If Redis lost its data, the counter is re-seeded from Redis' clock in milliseconds, above any seq handed
-out before (unless a shop averaged over 1,000 events a second since its seed), so a page holding an old
-seq sees a gap and resyncs instead of skipping new events.
+A shop's counter is seeded once, atomically, by whichever comes first: its first event, or the first
+read of its seq (a snapshot, GET /api/jobs). The seed is Redis' clock in milliseconds, so after Redis lost
+its data the counter restarts above any seq handed out before (unless a shop averaged over 1,000 events a
+second since its seed) and a page holding an old seq sees a gap and resyncs instead of skipping events;
+and a fresh shop's first event is its snapshot's seq + 1, so a page resyncs only with cause.
 """
 from __future__ import annotations
 
@@ -18,13 +20,17 @@ import redis
 
 from shopapp import redis_keys
 
-_PUBLISH = """
-local last = redis.call('HGET', KEYS[3], ARGV[1])
-if last and tonumber(last) >= tonumber(ARGV[2]) then return 0 end
+# Seeds KEYS[1] (a shop's seq counter) from Redis' clock when it does not exist: the one seeding rule.
+_SEED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local now = redis.call('TIME')
   redis.call('SET', KEYS[1], tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
 end
+"""
+_PUBLISH = """
+local last = redis.call('HGET', KEYS[3], ARGV[1])
+if last and tonumber(last) >= tonumber(ARGV[2]) then return 0 end
+""" + _SEED + """
 local seq = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 local msg = '{"type":"job","seq":' .. seq .. ',"job":' .. ARGV[3] .. '}'
@@ -32,6 +38,9 @@ redis.call('ZADD', KEYS[2], seq, msg)
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
 redis.call('PUBLISH', KEYS[4], msg)
 return seq
+"""
+_CURRENT = _SEED + """
+return tonumber(redis.call('GET', KEYS[1]))
 """
 
 
@@ -42,6 +51,7 @@ class EventPublisher:
         self.client = client
         self.log_size = log_size
         self._script = client.register_script(_PUBLISH)
+        self._current = client.register_script(_CURRENT)
 
     def publish(self, shop: str, job: dict, version: int) -> int:
         """Publish `job` (the contract's job dict) at `version`; returns its seq, or 0 if already published."""
@@ -66,9 +76,9 @@ class EventPublisher:
         return self._script(keys=keys_, args=[job["id"], version, payload, self.log_size], client=client)
 
     def current_seq(self, shop: str) -> int:
-        """The shop's latest seq (0 when none yet). Read it before the snapshot's rows, never after."""
-        value = self.client.get(redis_keys.shop_event_seq(shop))
-        return int(value) if value else 0
+        """The shop's latest seq, its counter seeded first if it has none. Read it before a snapshot's rows,
+        never after. Raises redis.RedisError."""
+        return int(self._current(keys=[redis_keys.shop_event_seq(shop)]))
 
     def events_since(self, shop: str, since: int) -> list[str] | None:
         """Every event after `since`, as JSON text in seq order; None when the log cannot serve it."""

@@ -58,6 +58,23 @@ def publish_jobs(app: Flask, session: Optional[Session], jobs: list[Job]) -> int
     return len(jobs)
 
 
+def publish_new(app: Flask, events: list[tuple[str, dict, int]]) -> int:
+    """Publish committed jobs given as (shop, job dict, version) without loading or recording them
+    (ingestion: the job's next change records its published version, or the sweeper does). Returns how many
+    were published; 0, logged, when Redis could not be reached (the sweeper publishes them later)."""
+    if not events:
+        return 0
+    try:
+        seqs = get_publisher(app).publish_many(events)
+    except redis.RedisError as exc:
+        log.warning("new jobs not published (the sweeper will): %s", type(exc).__name__)
+        return 0
+    published = sum(1 for seq in seqs if seq)
+    if published:
+        metrics.event_published(published)
+    return published
+
+
 _RECORD_PUBLISHED = (update(Job.__table__)  # Core, so that many jobs go in one executemany
                      .where(Job.__table__.c.id == bindparam("job_id"),
                             Job.__table__.c.published_version < bindparam("v"))

@@ -5,7 +5,8 @@ from flask import Flask
 
 
 class QueueDepthCollector:
-    """`shopapp_redis_up` and `shopapp_queue_depth{queue,state}`, read from Redis at scrape time.
+    """`shopapp_redis_up` and `shopapp_queue_depth{queue,state}` (one queue per lane), read from Redis at
+    scrape time.
 
     The depth is the same on every instance (use `max` across them); a scrape answers even when Redis
     does not (`shopapp_redis_up` 0).
@@ -17,13 +18,14 @@ class QueueDepthCollector:
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
 
+        from shopapp.jobs.queue import queue_names
         from shopapp.jobs.rq_adapter import queue_depths
         from shopapp.redis_client import get_redis
 
         up = GaugeMetricFamily("shopapp_redis_up", "1 if Redis answered this scrape")
         depth = GaugeMetricFamily("shopapp_queue_depth", "Jobs in RQ, by queue and registry", labels=["queue", "state"])
         try:
-            depths = queue_depths(get_redis(self.app), [self.app.config["QUEUE_NAME"]])
+            depths = queue_depths(get_redis(self.app), queue_names(self.app))
         except Exception:  # a scrape must answer even when Redis does not
             up.add_metric([], 0)
             yield up

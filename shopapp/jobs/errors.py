@@ -14,6 +14,15 @@ class JobCancelledError(JobError):
     """Raised by `JobContext.check_cancelled()` when the merchant asked to cancel the job."""
 
 
+class JobTimeoutError(JobError):
+    """The attempt ran past its time limit (`@job_kind(timeout=)`, JOB_TIMEOUT_SECONDS or
+    WEBHOOK_JOB_TIMEOUT_SECONDS); raised inside the handler, and retried like any failure."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"timed out after {seconds:g} s")
+        self.seconds = seconds
+
+
 class JobLostError(JobError):
     """This worker no longer holds the job's claim (it stalled and another worker took the job over)."""
 

@@ -1,5 +1,7 @@
-"""Putting jobs on the RQ queue, and the merchant-facing job operations (start, retry, cancel).
+"""Putting jobs on the RQ queues, and the merchant-facing job operations (start, retry, cancel).
 
+Each lane has its own RQ queue (`<QUEUE_NAME>.webhooks`, `<QUEUE_NAME>.merchant`), chosen by the job's
+kind, so that workers can take webhook jobs first and a long merchant job never holds one back.
 RQ job ids are derived from the Job id (`job-<id>` for the first enqueue, `job-<id>_<version>` for
 later ones) so that the sweeper can tell which committed jobs are on a queue. The row is always
 committed before the RQ job exists (a fast worker must find it); if Redis is down the row stays and the
@@ -30,20 +32,40 @@ from shopapp.redis_client import get_redis
 log = logging.getLogger(__name__)
 
 TASK = "shopapp.jobs.tasks.run_job"
-# A task runs at most this long before RQ stops it (long merchant jobs report progress meanwhile).
-TASK_TIMEOUT_SECONDS = 3600
+# RQ's own timeout is not enforced (the engine's time limits are, see timelimit.py); RQ only uses it for the
+# life of its started-registry entries, so it is longer than any time limit.
+TASK_TIMEOUT_SECONDS = 86400
 # How long RQ keeps a failed RQ job around (its outcome lives in the database anyway).
 FAILURE_TTL_SECONDS = 86400
 _RQ_ID = re.compile(r"^job-(\d+)(?:_\d+)?$")
 
 
-def get_queue(app: Flask, connection: Optional[redis.Redis] = None) -> Queue:
-    """The app's RQ queue (QUEUE_NAME) on the app's Redis client."""
+def queue_name(app: Flask, lane: str) -> str:
+    """The RQ queue of `lane`: `<QUEUE_NAME>.<lane>`."""
+    return f"{app.config['QUEUE_NAME']}.{lane}"
+
+
+def queue_names(app: Flask) -> list[str]:
+    """Every lane's queue, webhooks first."""
+    return [queue_name(app, lane) for lane in registry.LANES]
+
+
+def lane_of(kind: Optional[str]) -> str:
+    """The lane of a job kind (a kind this process does not know waits in the merchant lane)."""
+    try:
+        return registry.kind(kind).lane if kind else registry.MERCHANT_LANE
+    except UnknownJobKindError:
+        return registry.MERCHANT_LANE
+
+
+def get_queue(app: Flask, lane: str = registry.WEBHOOKS_LANE, connection: Optional[redis.Redis] = None) -> Queue:
+    """The RQ queue of `lane` on the app's Redis client (or on `connection`)."""
     if connection is not None:
-        return Queue(app.config["QUEUE_NAME"], connection=connection)
-    queue = app.extensions.get("shopapp.rq_queue")
+        return Queue(queue_name(app, lane), connection=connection)
+    queues = app.extensions.setdefault("shopapp.rq_queues", {})
+    queue = queues.get(lane)
     if queue is None:
-        queue = app.extensions["shopapp.rq_queue"] = Queue(app.config["QUEUE_NAME"], connection=get_redis(app))
+        queue = queues[lane] = Queue(queue_name(app, lane), connection=get_redis(app))
     return queue
 
 
@@ -58,38 +80,40 @@ def job_id_of(rq_id: str) -> Optional[int]:
     return int(match.group(1)) if match else None
 
 
-def enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay: float = 0.0,
-            pipeline=None) -> str:
-    """Put Job `job_id` on the queue (after `delay` seconds, via RQ's scheduler); returns the RQ id.
+def enqueue(app: Flask, job_id: int, *, kind: Optional[str], version: Optional[int] = None,
+            delay: float = 0.0) -> str:
+    """Put Job `job_id` (of `kind`) on its lane's queue (after `delay` seconds, via RQ's scheduler);
+    returns the RQ id.
 
     Raises redis.RedisError when Redis is unreachable; callers that already committed the row log it and
     leave the job to the sweeper.
     """
-    queue = get_queue(app)
+    queue = get_queue(app, lane_of(kind))
     rq_id = rq_job_id(job_id, version)
     options = dict(job_id=rq_id, result_ttl=0, failure_ttl=FAILURE_TTL_SECONDS)
     if delay > 0:
         queue.enqueue_in(timedelta(seconds=delay), TASK, job_id, job_timeout=TASK_TIMEOUT_SECONDS, **options)
     else:
-        queue.enqueue_call(TASK, args=(job_id,), timeout=TASK_TIMEOUT_SECONDS, pipeline=pipeline, **options)
+        queue.enqueue_call(TASK, args=(job_id,), timeout=TASK_TIMEOUT_SECONDS, **options)
     return rq_id
 
 
-def enqueue_batch(app: Flask, job_ids: Sequence[int]) -> None:
-    """Put many new Jobs on the queue in one atomic step, at a fraction of RQ's per-job cost.
+def enqueue_batch(app: Flask, job_ids: Sequence[int], lane: str = registry.WEBHOOKS_LANE) -> None:
+    """Put many new Jobs of one lane on its queue in one atomic step, at a fraction of RQ's per-job cost.
 
     Each is a copy of one job hash RQ builds for the batch (`rq_adapter.copy_jobs`), whose task takes no
     argument and finds its Job id in the RQ job id (`job-<id>`, see `tasks.run_job`). Raises
     redis.RedisError when Redis is unreachable (the committed rows wait for the sweeper).
     """
-    copy_jobs(get_queue(app), TASK, [(rq_job_id(job_id), f"{TASK}({job_id})") for job_id in job_ids],
+    copy_jobs(get_queue(app, lane), TASK, [(rq_job_id(job_id), f"{TASK}({job_id})") for job_id in job_ids],
               timeout=TASK_TIMEOUT_SECONDS, failure_ttl=FAILURE_TTL_SECONDS)
 
 
-def try_enqueue(app: Flask, job_id: int, *, version: Optional[int] = None, delay: float = 0.0) -> bool:
+def try_enqueue(app: Flask, job_id: int, *, kind: Optional[str], version: Optional[int] = None,
+                delay: float = 0.0) -> bool:
     """`enqueue`, but a Redis failure is logged and answered False (the committed row waits for the sweeper)."""
     try:
-        enqueue(app, job_id, version=version, delay=delay)
+        enqueue(app, job_id, kind=kind, version=version, delay=delay)
         return True
     except redis.RedisError as exc:
         log.warning("job not enqueued, the sweeper will: %s", type(exc).__name__, extra={"job_id": job_id})
@@ -110,7 +134,7 @@ def start_merchant_job(app: Flask, shop: str, kind: str, params: Optional[dict] 
         session.add(job)
         session.commit()
         publish_job(app, session, job)
-        try_enqueue(app, job.id)
+        try_enqueue(app, job.id, kind=kind)
         log.info("merchant job started", extra={"shop": shop, "job_id": job.id})
         return job.to_dict()
 
@@ -131,7 +155,7 @@ def retry_job(app: Flask, shop: Optional[str], job_id: int) -> dict:
         if job is None:
             current = _find(session, shop, job_id)
             raise JobNotRetryableError(f"job {job_id} is {current.state}; only a failed job can be retried")
-        try_enqueue(app, job.id, version=job.version)
+        try_enqueue(app, job.id, kind=job.kind, version=job.version)
         log.info("job retry requested", extra={"shop": job.shop_domain, "job_id": job.id})
         return job.to_dict()
 

@@ -41,6 +41,11 @@ __all__ = ["Handler", "Registration", "webhook_handler", "job_kind", "topic", "k
 
 Handler = Callable[[JobContext], Optional[str]]
 
+# Lanes: each has its own RQ queue, so that webhook jobs never wait behind merchant jobs (see worker.py).
+WEBHOOKS_LANE = "webhooks"
+MERCHANT_LANE = "merchant"
+LANES = (WEBHOOKS_LANE, MERCHANT_LANE)
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -50,6 +55,7 @@ class Registration:
     `ordered_by`: for a topic, the payload field its stale-delivery guard orders by (e.g. "updated_at"),
     which a subscription's `include_fields` must keep (`python -m shopapp webhooks check`).
     `merchant`: for a kind, whether a merchant may start it (`POST /api/jobs`).
+    `lane`: for a kind, the queue its jobs wait in (WEBHOOKS_LANE or MERCHANT_LANE).
     """
 
     name: str
@@ -57,6 +63,7 @@ class Registration:
     timeout: Optional[float] = None
     ordered_by: Optional[str] = None
     merchant: bool = True
+    lane: str = MERCHANT_LANE
 
     @property
     def module(self) -> str:
@@ -102,18 +109,34 @@ def webhook_handler(*topic_names: str, ordered_by: Optional[str] = None,
     return register
 
 
-def job_kind(name: str, *, timeout: Optional[float] = None, merchant: bool = True) -> Callable[[Handler], Handler]:
+def job_kind(name: str, *, timeout: Optional[float] = None, merchant: bool = True,
+             lane: str = MERCHANT_LANE) -> Callable[[Handler], Handler]:
     """Decorator: `fn(ctx)` runs jobs of kind `name` (one handler per kind), within `timeout` seconds
-    (default JOB_TIMEOUT_SECONDS). `merchant=False` for kinds only the engine starts.
+    (default JOB_TIMEOUT_SECONDS). `merchant=False` for kinds only the engine starts; `lane` is the
+    queue its jobs wait in (the engine's "webhook" kind uses WEBHOOKS_LANE).
 
-    Raises ValueError when the kind already has another handler, or for a bad `timeout`.
+    Raises ValueError when the kind already has another handler, or for a bad `timeout` or `lane`.
     """
     limit = _timeout(timeout)
+    if lane not in LANES:
+        raise ValueError(f"lane must be one of {', '.join(LANES)}, not {lane!r}")
 
     def register(fn: Handler) -> Handler:
-        _add(_KINDS, "job kind", Registration(name, fn, timeout=limit, merchant=merchant))
+        _add(_KINDS, "job kind", Registration(name, fn, timeout=limit, merchant=merchant, lane=lane))
         return fn
     return register
+
+
+def time_limit(kind_name: str, topic_name: Optional[str], defaults: dict[str, float]) -> float:
+    """The time limit of a job in seconds: its kind's own, else (webhook jobs) its topic's own, else the
+    default of its kind's lane (`defaults`: lane -> seconds). Raises UnknownJobKindError."""
+    registration = kind(kind_name)
+    if registration.timeout is not None:
+        return registration.timeout
+    handled = _TOPICS.get(topic_name) if topic_name else None
+    if handled is not None and handled.timeout is not None:
+        return handled.timeout
+    return defaults[registration.lane]
 
 
 def topic(name: str) -> Optional[Registration]:

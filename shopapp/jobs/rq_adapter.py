@@ -20,6 +20,7 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job as RQJob
 from rq.job import JobStatus
+from rq.timeouts import BaseDeathPenalty
 
 # RQ refreshes its worker key (HSET + 2 EXPIREs) three times per job; the key lives worker_ttl + 60 s
 # (480 s), so a refresh more often than this only costs round trips.
@@ -101,6 +102,16 @@ def queue_depths(connection: redis.Redis, queue_names: Sequence[str]) -> dict[tu
     return {(name, state): next(values) for name in queue_names for state in states}
 
 
+class _EngineTimeLimits(BaseDeathPenalty):
+    """No RQ job timeout: the engine enforces each job's own limit around its handler (jobs/timelimit.py)."""
+
+    def setup_death_penalty(self):
+        pass
+
+    def cancel_death_penalty(self):
+        pass
+
+
 class ShopappWorker(SimpleWorker):
     """RQ's non-forking worker with the per-job Redis writes that carry no guarantee here skipped.
 
@@ -110,6 +121,7 @@ class ShopappWorker(SimpleWorker):
     """
 
     log_result_lifespan = False  # an INFO line per job about a result that is never kept (result_ttl=0)
+    death_penalty_class = _EngineTimeLimits
     on_start = None
     on_stop = None
     _last_beat: float = float("-inf")

@@ -4,7 +4,13 @@ A job is claimed by a conditional update (state queued/retrying and due → runn
 worker), so two workers never run it together. The handler's session is committed together with the
 `succeeded` state, under the condition that this worker still holds the claim: if the worker stalled and
 the sweeper handed the job to another worker, this worker's effect is rolled back, so the effect is
-applied once. Failures retry with exponential back-off; `PermanentJobError` and cancellation fail at once.
+applied once. Every attempt runs within its time limit (`shopapp.jobs.timelimit`).
+
+An attempt fails when its handler raises, when it runs past its time limit, and when the database refuses
+its result at the commit (a value it cannot store, a constraint): in each case the real error is kept and
+the job is retried with exponential back-off up to JOB_MAX_ATTEMPTS. `PermanentJobError` fails it at once.
+A job the merchant cancelled never runs its handler again: a claim, a retry or a takeover of a cancelled
+job ends it `failed` ("cancelled").
 """
 from __future__ import annotations
 
@@ -16,16 +22,18 @@ from datetime import timedelta
 from typing import Optional
 
 from flask import Flask
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from shopapp import metrics
 from shopapp.db import get_db
 from shopapp.jobs import registry
 from shopapp.jobs.context import JobContext
-from shopapp.jobs.errors import JobCancelledError, JobLostError, PermanentJobError, UnknownJobKindError
+from shopapp.jobs.errors import JobCancelledError, JobLostError, JobTimeoutError, PermanentJobError, UnknownJobKindError
 from shopapp.jobs.heartbeat import Heartbeat
 from shopapp.jobs.queue import try_enqueue
 from shopapp.jobs.state import change_job, change_job_unrecorded
+from shopapp.jobs.timelimit import HARD_LIMIT_GRACE_SECONDS, TimeLimit, limit_for
 from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -33,6 +41,12 @@ log = logging.getLogger(__name__)
 # Tolerance for a retry enqueued a little before its run_after (clock skew between machines).
 DUE_SLACK_SECONDS = 0.5
 MAX_ERROR_CHARS = 2000
+CANCELLED = "cancelled"
+# Exit code of a worker process that gave up on a handler past its hard limit (its supervisor restarts it).
+EXIT_HARD_LIMIT = 75
+
+# Set by the worker command: past the hard limit the process exits (a test process only records it).
+exit_on_hard_limit = False
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -52,11 +66,18 @@ def backoff_delay(app: Flask, attempts: int) -> float:
     return float(min(cap, base * (2 ** max(0, attempts - 1))))
 
 
+class _Attempt:
+    """One claimed attempt: the job, this worker, and what was published but not yet recorded."""
+
+    def __init__(self, app: Flask, session, job: Job, me: str, published: Optional[int]):
+        self.app, self.session, self.job, self.me, self.published = app, session, job, me, published
+        self.extra = {"job_id": job.id, "shop": job.shop_domain, "topic": job.topic, "webhook_id": job.webhook_id}
+
+
 def run_job(app: Flask, job_id: int) -> Optional[str]:
     """Claim and run Job `job_id`; returns its resulting state, or None when it was not ours to run."""
     me = worker_id()
-    db = get_db(app)
-    with db.session() as session:
+    with get_db(app).session() as session:
         now = utcnow()
         # The `running` event is published at once; its published_version record rides on the finish.
         job, published = change_job_unrecorded(
@@ -68,14 +89,20 @@ def run_job(app: Flask, job_id: int) -> Optional[str]:
         if job is None:
             log.debug("job not claimable (taken, finished or not due)", extra={"job_id": job_id})
             return None
-        extra = {"job_id": job.id, "shop": job.shop_domain, "topic": job.topic, "webhook_id": job.webhook_id}
-        log.info("job claimed (attempt %d)", job.attempts, extra=extra)
-        published_version = job.version if published else None
-        heartbeat = Heartbeat(app, job_id, me)
-        heartbeat.start()
-        started, outcome = time.monotonic(), "error"
+        attempt = _Attempt(app, session, job, me, job.version if published else None)
+        log.info("job claimed (attempt %d)", job.attempts, extra=attempt.extra)
+        if job.cancel_requested:  # cancelled while it ran before (its worker died): never run it again
+            return _finish(attempt, JobState.FAILED, error=CANCELLED, message=CANCELLED)
         try:
-            result = _execute(app, session, job, me, extra, published_version)
+            limit = limit_for(app, job.kind, job.topic)
+        except UnknownJobKindError as exc:
+            return _finish(attempt, JobState.FAILED, error=_error_text(exc), message="failed")
+        started, outcome = time.monotonic(), "error"
+        heartbeat = Heartbeat(app, job_id, me, expires_at=started + limit + HARD_LIMIT_GRACE_SECONDS,
+                              on_expire=lambda: _give_up(app, job, me, limit))
+        heartbeat.start()
+        try:
+            result = _execute(attempt, limit)
             outcome = result or "discarded"  # None: another worker took the job over
             return result
         finally:
@@ -83,61 +110,77 @@ def run_job(app: Flask, job_id: int) -> Optional[str]:
             metrics.job_finished(job.kind, outcome, time.monotonic() - started)
 
 
-def _execute(app: Flask, session, job: Job, me: str, extra: dict, published: Optional[int]) -> Optional[str]:
+def _execute(attempt: _Attempt, limit: float) -> Optional[str]:
+    app, session, job = attempt.app, attempt.session, attempt.job
     event = session.get(WebhookEvent, job.webhook_event_id) if job.webhook_event_id else None
-    ctx = JobContext(app, session, job_id=job.id, shop=job.shop_domain, kind=job.kind, worker_id=me,
+    ctx = JobContext(app, session, job_id=job.id, shop=job.shop_domain, kind=job.kind, worker_id=attempt.me,
                      params=job.params, payload=event.payload if event else None, topic=job.topic,
                      webhook_id=job.webhook_id, triggered_at=event.triggered_at if event else None,
                      attempt=job.attempts)
     started = time.monotonic()
     try:
-        message = registry.kind(job.kind).handler(ctx)
+        with TimeLimit(limit):
+            message = registry.kind(job.kind).handler(ctx)
     except JobLostError:
-        session.rollback()
-        log.warning("job taken over by another worker; this attempt's work is discarded", extra=extra)
+        _rollback(session)
+        log.warning("job taken over by another worker; this attempt's work is discarded", extra=attempt.extra)
         return None
     except JobCancelledError:
-        session.rollback()
-        return _finish(app, session, job, me, extra, published, JobState.FAILED, error="cancelled",
-                       message="cancelled")
+        _rollback(session)
+        return _finish(attempt, JobState.FAILED, error=CANCELLED, message=CANCELLED)
     except (PermanentJobError, UnknownJobKindError) as exc:
-        session.rollback()
-        return _finish(app, session, job, me, extra, published, JobState.FAILED, error=_error_text(exc),
-                       message="failed")
-    except Exception as exc:  # any handler failure is retried; the error text is kept on the job
-        session.rollback()
-        log.warning("job attempt %d failed: %s", job.attempts, type(exc).__name__, extra=extra, exc_info=True)
-        if job.attempts >= job.max_attempts:
-            return _finish(app, session, job, me, extra, published, JobState.FAILED, error=_error_text(exc),
-                           message=f"failed after {job.attempts} attempts")
-        delay = backoff_delay(app, job.attempts)
-        retried = change_job(session, job.id, app=app, expect={"state": JobState.RUNNING.value, "claimed_by": me},
-                             published=published,
-                             state=JobState.RETRYING, error=_error_text(exc), claimed_by=None, heartbeat_at=None,
-                             run_after=utcnow() + _seconds(delay),
-                             message=f"attempt {job.attempts} of {job.max_attempts} failed; retrying in {delay:g}s")
-        if retried is not None:
-            try_enqueue(app, job.id, version=retried.version, delay=delay)
-            return JobState.RETRYING.value
-        return None
+        _rollback(session)
+        return _finish(attempt, JobState.FAILED, error=_error_text(exc), message="failed")
+    except Exception as exc:  # any other failure of the handler, its time limit included, is retried
+        _rollback(session)
+        return _failed_attempt(attempt, exc)
     status = WebhookStatus.IGNORED if ctx.ignored else WebhookStatus.PROCESSED
-    result = _finish(app, session, job, me, extra, published, JobState.SUCCEEDED,
-                     message=(message or "done")[:1000], webhook_status=status)
+    try:
+        result = _finish(attempt, JobState.SUCCEEDED, message=(message or "done")[:1000], webhook_status=status)
+    except Exception as exc:  # the database refused the result: the attempt failed, with the real error
+        _rollback(session)
+        return _failed_attempt(attempt, exc)
     if result is not None:
         for callback in ctx.after_commit_callbacks:
             try:
                 callback()
             except Exception as exc:  # the job's effect is committed; a failed notification is only logged
-                log.warning("after-commit callback failed: %s", type(exc).__name__, extra=extra)
-        log.info("job succeeded in %.1f ms", (time.monotonic() - started) * 1000,
-                 extra=dict(extra, duration_ms=round((time.monotonic() - started) * 1000, 1)))
+                log.warning("after-commit callback failed: %s", type(exc).__name__, extra=attempt.extra)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        log.info("job succeeded in %.1f ms", elapsed_ms, extra=dict(attempt.extra, duration_ms=round(elapsed_ms, 1)))
     return result
 
 
-def _finish(app: Flask, session, job: Job, me: str, extra: dict, published: Optional[int], state: JobState, *,
-            message: str,
-            error: Optional[str] = None, webhook_status: Optional[WebhookStatus] = None) -> Optional[str]:
-    """The final change, only while this worker still holds the claim (else the pending work is discarded)."""
+def _failed_attempt(attempt: _Attempt, exc: BaseException) -> Optional[str]:
+    """Retry with back-off, or fail after the last attempt; a cancelled job fails at once ("cancelled")."""
+    app, session, job = attempt.app, attempt.session, attempt.job
+    log.warning("job attempt %d failed: %s", job.attempts, type(exc).__name__, extra=attempt.extra,
+                exc_info=not isinstance(exc, JobTimeoutError))
+    if session.scalar(select(Job.cancel_requested).where(Job.id == job.id)):
+        session.rollback()  # end the read transaction (SQLite pins its view at the first read)
+        return _finish(attempt, JobState.FAILED, error=CANCELLED, message=CANCELLED)
+    session.rollback()
+    error = _error_text(exc)
+    if job.attempts >= job.max_attempts:
+        return _finish(attempt, JobState.FAILED, error=error, message=f"failed after {job.attempts} attempts")
+    delay = backoff_delay(app, job.attempts)
+    retried = change_job(session, job.id, app=app, expect={"state": JobState.RUNNING.value, "claimed_by": attempt.me},
+                         published=attempt.published, state=JobState.RETRYING, error=error, claimed_by=None,
+                         heartbeat_at=None, run_after=utcnow() + timedelta(seconds=delay),
+                         message=f"attempt {job.attempts} of {job.max_attempts} failed; retrying in {delay:g}s")
+    if retried is None:
+        return None
+    try_enqueue(app, job.id, kind=job.kind, version=retried.version, delay=delay)
+    return JobState.RETRYING.value
+
+
+def _finish(attempt: _Attempt, state: JobState, *, message: str, error: Optional[str] = None,
+            webhook_status: Optional[WebhookStatus] = None) -> Optional[str]:
+    """The final change, only while this worker still holds the claim (else the pending work is discarded).
+
+    Raises what the database raises at the commit (the caller turns it into a failed attempt).
+    """
+    session, job = attempt.session, attempt.job
     if job.webhook_event_id:
         status = webhook_status or (WebhookStatus.FAILED if state == JobState.FAILED else WebhookStatus.PROCESSED)
         # REDACTED stays REDACTED: a compliance request may have emptied this event meanwhile.
@@ -145,24 +188,68 @@ def _finish(app: Flask, session, job: Job, me: str, extra: dict, published: Opti
                         .where(WebhookEvent.id == job.webhook_event_id,
                                WebhookEvent.status != WebhookStatus.REDACTED.value)
                         .values(status=status.value).execution_options(synchronize_session=False))
-    done = change_job(session, job.id, app=app, expect={"state": JobState.RUNNING.value, "claimed_by": me},
-                      published=published, state=state, message=message, error=error, claimed_by=None,
+    done = change_job(session, job.id, app=attempt.app, expect={"state": JobState.RUNNING.value,
+                                                                 "claimed_by": attempt.me},
+                      published=attempt.published, state=state, message=message, error=error, claimed_by=None,
                       heartbeat_at=None, finished_at=utcnow(),
                       progress=100 if state == JobState.SUCCEEDED else job.progress)
     if done is None:
         session.rollback()
         log.warning("job taken over by another worker before it finished; this attempt's work is discarded",
-                    extra=extra)
+                    extra=attempt.extra)
         return None
     if state == JobState.FAILED:
-        log.warning("job failed: %s", (error or "")[:200], extra=extra)
+        log.warning("job failed: %s", (error or "")[:200], extra=attempt.extra)
     return state.value
 
 
-def _seconds(value: float) -> timedelta:
-    return timedelta(seconds=value)
+def _give_up(app: Flask, job: Job, me: str, limit: float) -> None:
+    """The hard limit (heartbeat thread): record the attempt as timed out; in a worker process, exit.
+
+    Runs while the handler is still running in the main thread, so it uses a session of its own, and the
+    change only applies while this worker holds the claim.
+    """
+    error = _error_text(JobTimeoutError(limit))
+    extra = {"job_id": job.id, "shop": job.shop_domain, "topic": job.topic}
+    with get_db(app).session() as session:
+        cancelled = session.scalar(select(Job.cancel_requested).where(Job.id == job.id))
+        session.rollback()
+        expect = {"state": JobState.RUNNING.value, "claimed_by": me}
+        if cancelled or job.attempts >= job.max_attempts:
+            changed = change_job(session, job.id, app=app, expect=expect, state=JobState.FAILED, claimed_by=None,
+                                 heartbeat_at=None, finished_at=utcnow(), error=CANCELLED if cancelled else error,
+                                 message=CANCELLED if cancelled else f"failed after {job.attempts} attempts")
+        else:
+            delay = backoff_delay(app, job.attempts)
+            changed = change_job(session, job.id, app=app, expect=expect, state=JobState.RETRYING, error=error,
+                                 claimed_by=None, heartbeat_at=None, run_after=utcnow() + timedelta(seconds=delay),
+                                 message=f"attempt {job.attempts} of {job.max_attempts} failed; "
+                                         f"retrying in {delay:g}s")
+            if changed is not None:
+                try_enqueue(app, job.id, kind=job.kind, version=changed.version, delay=delay)
+    log.error("job handler still running %g s past its time limit of %g s; %s", HARD_LIMIT_GRACE_SECONDS, limit,
+              "this worker process exits, and its supervisor starts a new one" if exit_on_hard_limit
+              else "its attempt is recorded as timed out", extra=extra)
+    if exit_on_hard_limit:
+        logging.shutdown()
+        os._exit(EXIT_HARD_LIMIT)
+
+
+def _rollback(session) -> None:
+    """Roll back; a connection left unusable (a timed-out read mid-protocol) is thrown away instead."""
+    try:
+        session.rollback()
+    except Exception:
+        session.invalidate()
 
 
 def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, (PermanentJobError,)) else str(exc)
+    """The error kept on the job: its type and message, never SQL or bound values (customer data)."""
+    if isinstance(exc, PermanentJobError):
+        text = str(exc)
+    elif isinstance(exc, SQLAlchemyError) and getattr(exc, "orig", None) is not None:
+        first_line = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+        text = f"{type(exc.orig).__name__}: {first_line}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
     return text[:MAX_ERROR_CHARS]

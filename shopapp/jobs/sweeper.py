@@ -2,7 +2,7 @@
 
 One pass (`sweep`):
 1. hands a `running` job whose worker stopped heart-beating for JOB_STALL_SECONDS to another worker
-   (`retrying`, enqueued now), or fails it when it used up its attempts;
+   (`retrying`, enqueued now), or fails it when it used up its attempts or the merchant cancelled it;
 2. enqueues every due `queued`/`retrying` job that is on no RQ queue (Redis was down at ingestion, lost its
    data, or a worker died between dequeue and claim);
 3. republishes jobs whose last change did not reach Redis (`published_version < version`).
@@ -25,6 +25,7 @@ from shopapp import redis_keys
 from shopapp.db import get_db
 from shopapp.events.publishing import publish_jobs
 from shopapp.jobs.queue import enqueue, get_queue, job_id_of
+from shopapp.jobs.registry import LANES
 from shopapp.jobs.rq_adapter import waiting_job_ids
 from shopapp.jobs.state import change_job
 from shopapp.models import Job, JobState, utcnow
@@ -79,14 +80,18 @@ def sweep_with_lock(app: Flask, client: Optional[redis.Redis] = None) -> Optiona
 def _hand_over_stalled(app: Flask, session) -> int:
     cutoff = utcnow() - timedelta(seconds=app.config["JOB_STALL_SECONDS"])
     stalled = session.execute(
-        select(Job.id, Job.claimed_by, Job.heartbeat_at, Job.attempts, Job.max_attempts)
+        select(Job.id, Job.kind, Job.claimed_by, Job.heartbeat_at, Job.attempts, Job.max_attempts,
+               Job.cancel_requested)
         .where(Job.state == JobState.RUNNING.value,
                or_(Job.heartbeat_at < cutoff, and_(Job.heartbeat_at.is_(None), Job.updated_at < cutoff)))
         .limit(BATCH)).all()
     count = 0
-    for job_id, claimed_by, heartbeat_at, attempts, max_attempts in stalled:
+    for job_id, kind, claimed_by, heartbeat_at, attempts, max_attempts, cancel_requested in stalled:
         expect = {"state": JobState.RUNNING.value, "claimed_by": claimed_by, "heartbeat_at": heartbeat_at}
-        if attempts >= max_attempts:
+        if cancel_requested:  # the merchant cancelled it while it ran: it never runs again
+            job = change_job(session, job_id, app=app, expect=expect, state=JobState.FAILED, claimed_by=None,
+                             heartbeat_at=None, finished_at=utcnow(), error="cancelled", message="cancelled")
+        elif attempts >= max_attempts:
             job = change_job(session, job_id, app=app, expect=expect, state=JobState.FAILED, claimed_by=None,
                              heartbeat_at=None, finished_at=utcnow(),
                              error=f"the worker stopped responding ({attempts} attempts)",
@@ -96,7 +101,7 @@ def _hand_over_stalled(app: Flask, session) -> int:
                              heartbeat_at=None, run_after=None,
                              message="the worker stopped responding; handed to another worker")
             if job is not None:
-                enqueue(app, job.id, version=job.version)
+                enqueue(app, job.id, kind=kind, version=job.version)
         if job is not None:
             count += 1
             log.warning("stalled job handed over (worker %s)", claimed_by, extra={"job_id": job_id,
@@ -107,7 +112,7 @@ def _hand_over_stalled(app: Flask, session) -> int:
 def _enqueue_missing(app: Flask, session, grace_seconds: float) -> int:
     now = utcnow()
     candidates = session.execute(
-        select(Job.id, Job.version)
+        select(Job.id, Job.kind, Job.version)
         .where(Job.state.in_([JobState.QUEUED.value, JobState.RETRYING.value]),
                or_(Job.run_after.is_(None), Job.run_after <= now),
                Job.updated_at <= now - timedelta(seconds=grace_seconds))
@@ -116,10 +121,10 @@ def _enqueue_missing(app: Flask, session, grace_seconds: float) -> int:
         return 0
     on_queue = _ids_on_queue(app)
     count = 0
-    for job_id, version in candidates:
+    for job_id, kind, version in candidates:
         if job_id in on_queue:
             continue
-        enqueue(app, job_id, version=version)
+        enqueue(app, job_id, kind=kind, version=version)
         session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=utcnow())
                         .execution_options(synchronize_session=False))
         session.commit()
@@ -129,8 +134,8 @@ def _enqueue_missing(app: Flask, session, grace_seconds: float) -> int:
 
 
 def _ids_on_queue(app: Flask) -> set[int]:
-    """Job ids with an RQ job waiting on the queue or in the scheduler's registry."""
-    rq_ids = waiting_job_ids(get_queue(app))
+    """Job ids with an RQ job waiting on a lane's queue or in its scheduler's registry."""
+    rq_ids = [rq_id for lane in LANES for rq_id in waiting_job_ids(get_queue(app, lane))]
     return {job_id for job_id in map(job_id_of, rq_ids) if job_id is not None}
 
 

@@ -1,4 +1,4 @@
-"""One worker process: RQ's loop over the app's queue, with the scheduler and the periodic sweeper.
+"""One worker process: RQ's loop over its lanes' queues, with the scheduler and the periodic sweeper.
 
 Runs `rq_adapter.ShopappWorker` (RQ's non-forking worker: a fork per job costs ~6x on small jobs) with
 RQ's scheduler (delayed retries) and a sweeper thread (every SWEEP_INTERVAL_SECONDS, one sweeper at a
@@ -15,13 +15,15 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 
 from flask import Flask
 from rq import Queue
 from rq.exceptions import StopRequested
 
 from shopapp.db import get_db
-from shopapp.jobs import tasks
+from shopapp.jobs import runner, tasks
+from shopapp.jobs.queue import queue_name
 from shopapp.jobs.rq_adapter import ShopappWorker
 from shopapp.jobs.sweeper import sweep_with_lock
 from shopapp.redis_client import connect
@@ -58,10 +60,16 @@ class PeriodicSweeper:
                 log.warning("sweep failed: %s", type(exc).__name__)
 
 
-def run_worker(app: Flask, burst: bool = False) -> int:
-    """Run one worker in this process until stopped (or, with `burst`, until the queue is empty)."""
+def run_worker(app: Flask, lanes: Sequence[str], burst: bool = False) -> int:
+    """Run one worker in this process until stopped (or, with `burst`, until its queues are empty).
+
+    `lanes`: the lanes whose queues it takes jobs from, in priority order (RQ takes from the first queue
+    that has a job). A handler past its hard time limit makes the process exit (its supervisor starts
+    another, see timelimit.py).
+    """
     config = app.config
     tasks.set_worker_app(app)
+    runner.exit_on_hard_limit = True
     connection = connect(config["REDIS_URL"])  # its own client: RQ raises its socket timeout for blocking pops
     if burst:
         with app.app_context():
@@ -72,7 +80,7 @@ def run_worker(app: Flask, burst: bool = False) -> int:
     get_db(app).dispose()  # no pooled connection is inherited by RQ's forked scheduler
     try:
         for generation in itertools.count(0):
-            worker = _new_worker(app, connection, generation, burst)
+            worker = _new_worker(app, connection, lanes, generation, burst)
             worker.work(burst=burst, with_scheduler=True, logging_level=config["LOG_LEVEL"])
             if burst or worker.stop_requested:
                 break
@@ -92,10 +100,10 @@ def run_worker(app: Flask, burst: bool = False) -> int:
     return 0
 
 
-def _new_worker(app: Flask, connection, generation: int, burst: bool) -> ShopappWorker:
+def _new_worker(app: Flask, connection, lanes: Sequence[str], generation: int, burst: bool) -> ShopappWorker:
     name = f"shopapp.{socket.gethostname()}.{os.getpid()}" + (f".{generation}" if generation else "")
-    worker = ShopappWorker([Queue(app.config["QUEUE_NAME"], connection=connection)], connection=connection,
-                           name=name)
+    queues = [Queue(queue_name(app, lane), connection=connection) for lane in lanes]
+    worker = ShopappWorker(queues, connection=connection, name=name)
     if not burst:
         sweeper = PeriodicSweeper(app)
         worker.on_start, worker.on_stop = sweeper.start, sweeper.stop

@@ -6,20 +6,18 @@ from collections.abc import Callable
 from typing import Optional
 
 from flask import Flask
-from rq.timeouts import TimerDeathPenalty
 
 from shopapp.jobs import tasks
 from shopapp.jobs.queue import get_queue
+from shopapp.jobs.registry import LANES
 from shopapp.jobs.rq_adapter import ShopappWorker
 from shopapp.redis_client import get_redis
 from shopapp.testing.waiting import wait_until
 
 
 class TestProcessWorker(ShopappWorker):
-    """The worker class `python -m shopapp worker` runs, leaving the test process's signals alone: its job
-    timeout uses a timer thread (RQ's default SIGALRM penalty would cancel pytest-timeout's alarm)."""
-
-    death_penalty_class = TimerDeathPenalty
+    """The worker class `python -m shopapp worker` runs (the engine's time limits keep pytest-timeout's
+    alarm: see shopapp.jobs.timelimit)."""
 
 
 class BurstWorker:
@@ -31,7 +29,8 @@ class BurstWorker:
 
     def run_once(self) -> bool:
         """Take every job that is on the queue now (and scheduled jobs that are due); True if any ran."""
-        worker = TestProcessWorker([get_queue(self.app)], connection=get_redis(self.app))
+        queues = [get_queue(self.app, lane) for lane in LANES]  # webhooks first, like a mixed worker process
+        worker = TestProcessWorker(queues, connection=get_redis(self.app))
         saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
             return worker.work(burst=True, with_scheduler=True, logging_level="WARNING")

@@ -16,7 +16,7 @@ WEBHOOK_KIND = "webhook"
 ALWAYS_APPLIED = frozenset({"app/uninstalled", "customers/data_request", "customers/redact", "shop/redact"})
 
 
-@registry.job_kind(WEBHOOK_KIND, merchant=False)
+@registry.job_kind(WEBHOOK_KIND, merchant=False, lane=registry.WEBHOOKS_LANE)
 def apply_webhook(ctx: JobContext) -> Optional[str]:
     """Run the topic's handler; an unknown topic, a redacted payload or an uninstalled shop is ignored."""
     topic = registry.topic(ctx.topic or "")

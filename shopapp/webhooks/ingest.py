@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Optional
 
 import redis
@@ -23,13 +24,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from shopapp.db import get_db
+from shopapp.events.publishing import publish_new
 from shopapp.jobs.queue import enqueue_batch
-from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
+from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, job_dict, utcnow
 from shopapp.webhooks.dispatch import WEBHOOK_KIND
 from shopapp.webhooks.verify import Verification
 
 log = logging.getLogger(__name__)
 
+QUEUED_MESSAGE = "queued"
 _EVENTS = WebhookEvent.__table__
 _JOBS = Job.__table__
 
@@ -60,12 +63,15 @@ def record_deliveries(app: Flask, deliveries: Sequence[Verification]) -> list[Re
     """Commit the deliveries and their jobs in one transaction, then enqueue the new jobs.
 
     Returns one `Recorded` per delivery, in order (a second copy of a webhook id in the same batch is a
-    duplicate). The new jobs are not published from here (that would cost a Redis call per job on the
-    hot path): the worker publishes each job as it claims it, and the sweeper publishes a job that
-    waits longer than its grace period, so an open page learns of every job either way.
+    duplicate). After the commit, in the same step, each new job's `queued` state is published, so an open
+    page shows the delivery at once (not only when a worker claims it); the publish is not recorded on the
+    rows (that would cost a second transaction per batch): the job's claim records it, or the sweeper
+    republishes a job that waits longer than its grace period (a no-op in Redis when it got there).
     """
-    jobs = _commit(app, deliveries)
+    jobs, now = _commit(app, deliveries)
     enqueued = _enqueue(app, jobs) if jobs else False
+    if jobs:
+        _announce(app, jobs, now)
     results = []
     for delivery in deliveries:
         job = jobs.pop(delivery.webhook_id, None)
@@ -73,8 +79,9 @@ def record_deliveries(app: Flask, deliveries: Sequence[Verification]) -> list[Re
     return results
 
 
-def _commit(app: Flask, deliveries: Sequence[Verification]) -> dict[str, tuple[int, Verification]]:
-    """INSERT the events and jobs in one transaction; returns (job id, delivery) by webhook id."""
+def _commit(app: Flask, deliveries: Sequence[Verification]) -> tuple[dict[str, tuple[int, Verification]], datetime]:
+    """INSERT the events and jobs in one transaction; returns (job id, delivery) by webhook id, and the
+    time the rows were created at."""
     now = utcnow()
     rows, by_id = [], {}
     for d in deliveries:
@@ -93,13 +100,13 @@ def _commit(app: Flask, deliveries: Sequence[Verification]) -> dict[str, tuple[i
             # executemany: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from one cached compile.
             events = {webhook_id: event_id for event_id, webhook_id in conn.execute(_insert_events(insert), rows)}
             if not events:
-                return {}
+                return {}, now
             # The jobs are copied from the new event rows inside the database: no row built in Python.
             job_ids = {event_id: job_id for job_id, event_id in conn.execute(
                 _INSERT_JOBS, {"event_ids": list(events.values()), "max_attempts": max_attempts, "now": now})}
     except SQLAlchemyError as exc:
         raise NotDurableError(type(exc).__name__) from exc
-    return {webhook_id: (job_ids[event_id], by_id[webhook_id]) for webhook_id, event_id in events.items()}
+    return {webhook_id: (job_ids[event_id], by_id[webhook_id]) for webhook_id, event_id in events.items()}, now
 
 
 def _insert_jobs():
@@ -108,7 +115,7 @@ def _insert_jobs():
     columns = {
         "shop_domain": _EVENTS.c.shop_domain, "kind": literal(WEBHOOK_KIND), "topic": _EVENTS.c.topic,
         "webhook_id": _EVENTS.c.webhook_id, "webhook_event_id": _EVENTS.c.id,
-        "state": literal(JobState.QUEUED.value), "progress": literal(0), "message": literal("queued"),
+        "state": literal(JobState.QUEUED.value), "progress": literal(0), "message": literal(QUEUED_MESSAGE),
         "attempts": literal(0), "max_attempts": bindparam("max_attempts", type_=Integer),
         "params": literal({}, _JOBS.c.params.type), "cancel_requested": literal(False),
         "version": literal(1), "published_version": literal(0),
@@ -136,6 +143,14 @@ def _insert_events(insert):
                                          .on_conflict_do_nothing(index_elements=["webhook_id"])
                                          .returning(_EVENTS.c.id, _EVENTS.c.webhook_id))
     return stmt
+
+
+def _announce(app: Flask, jobs: dict[str, tuple[int, Verification]], now: datetime) -> None:
+    """Publish each new job's `queued` state (the row as committed: version 1)."""
+    publish_new(app, [(d.shop, job_dict(id=job_id, kind=WEBHOOK_KIND, topic=d.topic, webhook_id=d.webhook_id,
+                                         state=JobState.QUEUED.value, progress=0, message=QUEUED_MESSAGE, attempts=0,
+                                         error=None, created_at=now, updated_at=now), 1)
+                      for job_id, d in jobs.values()])
 
 
 def _enqueue(app: Flask, jobs: dict[str, tuple[int, Verification]]) -> bool:

@@ -5,6 +5,7 @@ FEATURES=...,tests.support.test_jobs (tests/support/features.py).
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 from sqlalchemy import select, update
@@ -71,3 +72,46 @@ def lose_claim(ctx: JobContext) -> str:
     with get_db(ctx.app).engine.begin() as conn:
         conn.execute(update(Job).where(Job.id == ctx.job_id).values(claimed_by="another-worker"))
     return "should not be recorded"
+
+
+@job_kind("test_block_on_read", timeout=1)
+def block_on_read(ctx: JobContext) -> str:
+    """Blocks in a network read that never returns (a real mistake in app code: no timeout)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", ctx.params["port"])) as conn:
+        conn.recv(1)  # the server accepts and never sends
+    return "read something"
+
+
+@job_kind("test_spin", timeout=1)
+def spin(ctx: JobContext) -> str:
+    """Spins on the CPU forever."""
+    n = 0
+    while True:
+        n += 1
+
+
+@job_kind("test_swallow_timeouts", timeout=1)
+def swallow_timeouts(ctx: JobContext) -> str:
+    """Catches everything, the time limit's exception included, for params["seconds"] (a handler gone wrong)."""
+    deadline = time.monotonic() + ctx.params.get("seconds", 30)
+    while time.monotonic() < deadline:
+        with contextlib.suppress(BaseException):  # deliberately wrong code
+            time.sleep(0.05)
+    return "outlived its limit"
+
+
+@job_kind("test_conflicting_insert")
+def conflicting_insert(ctx: JobContext) -> str:
+    """Adds an order that already exists: the database refuses it at the commit, after the handler returned."""
+    ctx.session.add(Order(shop_domain=ctx.shop, order_id=ctx.params["order_id"], name="dup", applied_count=1))
+    return "should not be recorded"
+
+
+@job_kind("test_cancelled_then_fails")
+def cancelled_then_fails(ctx: JobContext) -> str:
+    """The merchant cancels while it runs (as if from the page), then the handler fails."""
+    with get_db(ctx.app).engine.begin() as conn:
+        conn.execute(update(Job).where(Job.id == ctx.job_id).values(cancel_requested=True))
+    raise RuntimeError("failed after the merchant cancelled")

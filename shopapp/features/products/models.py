@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shopapp.models import Base, utcnow
+from shopapp.models import Base, StorableString, StorableText, utcnow
 
 
 class Product(Base):
@@ -17,13 +17,13 @@ class Product(Base):
     __table_args__ = (UniqueConstraint("shop_domain", "product_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    shop_domain: Mapped[str] = mapped_column(String(255))
+    shop_domain: Mapped[str] = mapped_column(StorableString(255))
     product_id: Mapped[int] = mapped_column(BigInteger)
-    title: Mapped[Optional[str]] = mapped_column(Text)
-    status: Mapped[Optional[str]] = mapped_column(String(50))
-    vendor: Mapped[Optional[str]] = mapped_column(String(255))
-    product_type: Mapped[Optional[str]] = mapped_column(String(255))
-    handle: Mapped[Optional[str]] = mapped_column(String(255))
+    title: Mapped[Optional[str]] = mapped_column(StorableText)
+    status: Mapped[Optional[str]] = mapped_column(StorableString(50))
+    vendor: Mapped[Optional[str]] = mapped_column(StorableString(255))
+    product_type: Mapped[Optional[str]] = mapped_column(StorableString(255))
+    handle: Mapped[Optional[str]] = mapped_column(StorableString(255))
     total_inventory: Mapped[Optional[int]] = mapped_column(Integer)
     variants_count: Mapped[Optional[int]] = mapped_column(Integer)
     source_updated_at: Mapped[Optional[datetime]]
