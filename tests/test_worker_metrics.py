@@ -3,11 +3,8 @@
 listening on loopback unless METRICS_BIND says otherwise."""
 from __future__ import annotations
 
-import errno
-import socket
 from dataclasses import dataclass
 
-import psutil
 import pytest
 import requests
 
@@ -15,6 +12,7 @@ from shopapp.embedded_redis import free_port
 from shopapp.jobs import queue as jobs_queue
 from shopapp.testing import SHOP, wait_until
 from tests.support.metrics_text import value
+from tests.support.network import connection_refused, listening_addresses, other_local_address
 
 pytestmark = pytest.mark.slow
 
@@ -29,21 +27,6 @@ class MetricsWorker:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/metrics"
-
-
-def listening_addresses(pid: int, port: int) -> set[str]:
-    """The addresses process `pid` listens on at TCP `port`."""
-    return {c.laddr.ip for c in psutil.Process(pid).net_connections(kind="tcp")
-            if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
-
-
-def other_local_address() -> str | None:
-    """An IPv4 address of this machine that is not loopback, if it has one."""
-    for addresses in psutil.net_if_addrs().values():
-        for address in addresses:
-            if address.family == socket.AF_INET and not address.address.startswith("127."):
-                return address.address
-    return None
 
 
 @pytest.fixture
@@ -90,9 +73,7 @@ def test_other_interfaces_reach_the_listener_only_when_metrics_bind_says_so(metr
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to connect from")
     served = metrics_worker(**({"METRICS_BIND": bind} if bind else {}))
-    with socket.socket() as client:
-        client.settimeout(5)
-        assert client.connect_ex((address, served.port)) == (0 if reachable else errno.ECONNREFUSED)
+    assert connection_refused(address, served.port) is not reachable
 
 
 def test_worker_metrics_need_the_token_when_one_is_set(metrics_worker):
