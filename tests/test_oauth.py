@@ -71,8 +71,8 @@ def test_ten_thousand_auth_requests_cost_redis_nothing(client, redis):
         assert client.get(f"/auth?shop=shop-{number}.myshopify.com").status_code == 302
     assert commands_sent() == sent
     assert redis.dbsize() == 0
-    # Allocator noise aside, memory is what it was (10,000 stored states would take over a megabyte).
-    assert redis.info("memory")["used_memory"] - used_memory < 64 * 1024
+    # Memory is what it was, give or take the server's own noise (tens of KB); 10,000 stored states took 2.2 MB.
+    assert redis.info("memory")["used_memory"] - used_memory < 256 * 1024
 
 
 def test_each_auth_gets_its_own_state(client):

@@ -13,6 +13,7 @@ from shopapp.jobs import queue as jobs_queue
 from shopapp.testing import SHOP, wait_until
 from tests.support.metrics_text import value
 from tests.support.network import connection_refused, listening_addresses, other_local_address
+from tests.support.processes import WorkerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ TOKEN = "scrape-token-0123456789"
 
 @dataclass
 class MetricsWorker:
-    worker: object
+    worker: WorkerProcess
     port: int
 
     @property
