@@ -8,7 +8,18 @@ import os
 # gevent keeps each greenlet's spawning stack by default (a dozen frame records per websocket); not needed.
 os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "0")
 
-bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+
+def _bind_host() -> str:
+    # BIND_HOST, else loopback in dev mode (SHOPAPP_DEV=1, or no Shopify credentials: shopapp.config's rule,
+    # not imported here, see _metrics) and every interface in production, where platforms route traffic to
+    # the container's address. `make run` always passes BIND_HOST (default 127.0.0.1).
+    dev = os.environ.get("SHOPAPP_DEV", "").strip().lower() in ("1", "true", "yes", "on")
+    credentials = os.environ.get("SHOPIFY_API_KEY") and os.environ.get("SHOPIFY_API_SECRET")
+    host = os.environ.get("BIND_HOST", "").strip() or ("127.0.0.1" if dev or not credentials else "0.0.0.0")
+    return f"[{host}]" if ":" in host else host  # an IPv6 address in brackets
+
+
+bind = f"{_bind_host()}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "20000"))

@@ -26,7 +26,7 @@ DEV_SHOP = "dev-shop.myshopify.com"
 DEFAULT_API_VERSION = "2025-10"
 FEATURES_PACKAGE = "shopapp.features"
 # Environment variables only the web process reads: other commands neither read nor validate them.
-WEB_ONLY = frozenset({"PORT", "HOST", "SHOPIFY_APP_URL", "WEBHOOK_MAX_BYTES", "WS_TOKEN_GRACE_SECONDS",
+WEB_ONLY = frozenset({"PORT", "BIND_HOST", "HOST", "SHOPIFY_APP_URL", "WEBHOOK_MAX_BYTES", "WS_TOKEN_GRACE_SECONDS",
                       "WS_QUEUE_SIZE", "WS_PING_SECONDS", "WS_MAX_MESSAGE_BYTES"})
 
 
@@ -45,6 +45,9 @@ class Config:
     SCOPES: str = "read_products,read_orders"
     APP_URL: str = "http://127.0.0.1:8000"
     PORT: int = 8000
+    # The web process's listening address; unset: 127.0.0.1 under `make run` and in dev mode, else 0.0.0.0
+    # (gunicorn.conf.py, where platforms route traffic to the container's address).
+    BIND_HOST: str = ""
     DATABASE_URL: str = ""
     REDIS_URL: str = ""
     DEV_MODE: bool = False
@@ -125,6 +128,7 @@ class Config:
             SCOPES=env.get("SCOPES", cls.SCOPES),
             APP_URL=reader.url("SHOPIFY_APP_URL", "HOST", f"http://127.0.0.1:{port}"),
             PORT=port,
+            BIND_HOST=reader.address("BIND_HOST", ""),
             DATABASE_URL=reader.database_url("DATABASE_URL"),
             REDIS_URL=reader.redis_url("REDIS_URL"),
             DEV_MODE=dev,
@@ -297,7 +301,9 @@ class _Reader:
         return raw
 
     def address(self, name: str, default: str) -> str:
-        raw = self.env.get(name, "").strip() or default
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
         try:
             ipaddress.ip_address(raw)
         except ValueError:

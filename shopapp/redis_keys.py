@@ -44,9 +44,9 @@ def shop_api_budget(shop: str) -> str:
     return f"{PREFIX}:shop:{shop}:api-budget"
 
 
-def oauth_state(nonce: str) -> str:
-    """A pending OAuth state nonce."""
-    return f"{PREFIX}:oauth-state:{nonce}"
+def oauth_state_used(nonce: str) -> str:
+    """An OAuth state nonce a callback has used (kept until the state would have expired)."""
+    return f"{PREFIX}:oauth-state-used:{nonce}"
 
 
 def sweeper_lock() -> str:

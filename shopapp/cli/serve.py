@@ -3,10 +3,17 @@
 Applies migrations, starts an embedded Redis when `REDIS_URL` is unset, then gunicorn (`wsgi:app`) and
 `python -m shopapp worker` under one supervisor. Ctrl+C (SIGINT) or SIGTERM stops every child; if one
 child dies, the others are stopped too.
+
+Nothing it starts is reachable from other machines unless asked: gunicorn binds `BIND_HOST` (default
+127.0.0.1, in dev mode and under `shopify app dev` alike: the Shopify CLI's proxy forwards its tunnel to
+`localhost:PORT`), and the embedded Redis listens on 127.0.0.1 and requires a password generated for
+each run (passed to the children in `REDIS_URL`).
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 import sys
 
 import click
@@ -14,6 +21,9 @@ import click
 from shopapp.cli.build import settings
 from shopapp.cli.supervisor import Supervisor
 from shopapp.config import DEV_CREDENTIALS_FILE, DEV_SHOP, INSTANCE_DIR, ROOT, Config
+
+# What `make run` listens on unless BIND_HOST says otherwise: this machine only.
+LOCAL_BIND_HOST = "127.0.0.1"
 
 
 @click.command("serve")
@@ -25,21 +35,23 @@ def serve_command() -> int:
     config = settings(web=True)
     _announce_credentials(config)
     migrate.upgrade(config.DATABASE_URL)
-    env = dict(os.environ, PORT=str(config.PORT))
+    bind_host = config.BIND_HOST or LOCAL_BIND_HOST
+    env = dict(os.environ, PORT=str(config.PORT), BIND_HOST=bind_host)
     if config.DEV_MODE:
         env["SHOPAPP_DEV"] = "1"
     redis = None
     if not config.REDIS_URL:
-        redis = EmbeddedRedis(INSTANCE_DIR / "redis").start()
+        redis = EmbeddedRedis(INSTANCE_DIR / "redis", password=secrets.token_urlsafe(32)).start()
         env["REDIS_URL"] = redis.url
-        print(f"shopapp: embedded Redis on {redis.url} (data in instance/redis)", flush=True)
+        print(f"shopapp: embedded Redis on {redis.public_url}, password-protected (data in instance/redis)",
+              flush=True)
     supervisor = Supervisor("shopapp")
     supervisor.handle_signals()
     try:
         supervisor.spawn("web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], env,
                          cwd=ROOT)
         supervisor.spawn("worker", [sys.executable, "-m", "shopapp", "worker"], env, cwd=ROOT)
-        _announce(config)
+        _announce(config, bind_host)
         code = supervisor.wait()
     finally:
         supervisor.stop()
@@ -58,9 +70,13 @@ def _announce_credentials(config: Config) -> None:
               "(set your own in production)")
 
 
-def _announce(config: Config) -> None:
-    url = f"http://127.0.0.1:{config.PORT}"
-    lines = [f"shopapp: running at {url}  (health: {url}/healthz, readiness: {url}/readyz)"]
+def _announce(config: Config, bind_host: str) -> None:
+    everywhere = ipaddress.ip_address(bind_host).is_unspecified
+    local = LOCAL_BIND_HOST if everywhere else bind_host
+    url = f"http://{f'[{local}]' if ':' in local else local}:{config.PORT}"
+    reach = "every interface: reachable from other machines" if everywhere else "reachable from this address only"
+    lines = [f"shopapp: listening on {bind_host} port {config.PORT} ({reach}; set BIND_HOST to change)",
+             f"shopapp: running at {url}  (health: {url}/healthz, readiness: {url}/readyz)"]
     if config.DEV_MODE:
         lines.append(f"shopapp: open {url}/ in a browser (dev shop {DEV_SHOP}), then in another terminal:")
         lines.append("          .venv/bin/python -m shopapp webhook trigger orders/create")

@@ -3,7 +3,8 @@
 Embedded installs get their token by token exchange on the first /api request; this flow serves a
 merchant who installs from a link. Bad input is answered clearly and changes nothing: 400 for a missing,
 malformed or oversized parameter or a shop that is not `*.myshopify.com`; 401 for a wrong or stale HMAC;
-403 for an unknown, used or foreign state; 400 when Shopify rejects the code; 502 when it cannot be reached.
+403 for an unknown, expired, used or foreign state, or one started in another browser; 400 when Shopify
+rejects the code; 502 when it cannot be reached. `/auth` stores nothing (the state is signed, see `oauth`).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def init_app(app: Flask) -> None:
 
 @bp.get("/auth")
 def begin():
-    """Send the merchant to Shopify's authorize page with a fresh state nonce."""
+    """Send the merchant to Shopify's authorize page with a fresh signed state (nothing is stored)."""
     params, problem = _single_params()
     if problem:
         return problem
@@ -42,9 +43,10 @@ def begin():
     if not is_valid_shop_domain(shop):
         return _answer(400, "The shop parameter must be a shop domain like example.myshopify.com.")
     config = get_config()
-    url, nonce = oauth.begin_authorization(config, get_redis(), shop)
+    url, state = oauth.begin_authorization(config, shop)
     response = redirect(url, 302)
-    response.set_cookie(oauth.STATE_COOKIE, nonce, max_age=oauth.STATE_TTL_SECONDS, httponly=True,
+    # The cookie binds the state to this browser: a callback opened in another one is refused.
+    response.set_cookie(oauth.STATE_COOKIE, state, max_age=oauth.STATE_TTL_SECONDS, httponly=True,
                         secure=config.APP_URL.startswith("https://"), samesite="Lax", path="/auth")
     return response
 
@@ -66,14 +68,17 @@ def callback():
     config = get_config()
     if not oauth.verify_callback_signature(params, config.api_secrets):
         return _answer(401, "The request signature is invalid or too old; start the install again.")
-    # Signature first, so forged requests cannot burn real nonces.
-    state_shop = oauth.consume_state(get_redis(), params["state"])
-    if state_shop is None:
-        return _answer(403, "Unknown, expired or already used state; start the install again.")
-    if state_shop != shop:
-        return _answer(403, "The state was issued for another shop.")
+    # Shopify's signature first, then the state's, then the browser: only a genuine callback from the browser
+    # that started the install reaches the one Redis write (the nonce's single use), so nothing forged or
+    # replayed from elsewhere can burn the merchant's state.
+    try:
+        state = oauth.verify_state(params["state"], shop, config.api_secrets)
+    except oauth.StateError as exc:
+        return _answer(403, str(exc))
     if request.cookies.get(oauth.STATE_COOKIE) != params["state"]:
         return _answer(403, "This install was started in another browser; start it again here.")
+    if not oauth.claim_state(get_redis(), state):
+        return _answer(403, "This install link was already used; start the install again.")
     try:
         with shopify_http_client(config) as client:
             grant = exchange.exchange_authorization_code(config, client, shop, params["code"])

@@ -68,9 +68,13 @@ class WebServer(Process):
     """gunicorn serving wsgi:app with the repository's gunicorn.conf.py."""
 
     def __init__(self, env: dict, log_path: Path, port: int | None = None, workers: int = 1,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, bind_host: str | None = "127.0.0.1"):
+        """`bind_host`: BIND_HOST, or None to leave it unset (gunicorn.conf.py's default)."""
         self.port = port or free_port()
-        env = dict(env, PORT=str(self.port), WEB_CONCURRENCY=str(workers), BIND_HOST="127.0.0.1")
+        env = dict(env, PORT=str(self.port), WEB_CONCURRENCY=str(workers))
+        env.pop("BIND_HOST", None)
+        if bind_host is not None:
+            env["BIND_HOST"] = bind_host
         super().__init__([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *(extra_args or []),
                           "wsgi:app"], env, log_path)
 
@@ -102,3 +106,42 @@ class WorkerProcess(Process):
 
     def __init__(self, env: dict, log_path: Path, extra_args: list[str] | None = None):
         super().__init__([sys.executable, "-m", "shopapp", "worker", *(extra_args or [])], env, log_path)
+
+
+def serve_env(instance_dir: Path, **extra: str) -> dict:
+    """The environment of a fresh `make run`: none of the suite's Shopify, shopapp, Redis or database
+    settings, its own instance directory and port, one web process; plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SHOPIFY_", "SHOPAPP_", "REDIS_", "DATABASE_", "TEST_", "BIND_", "METRICS_"))}
+    env.update(SHOPAPP_INSTANCE_DIR=str(instance_dir), PORT=str(free_port()), WEB_CONCURRENCY="1", **extra)
+    return env
+
+
+class ServeProcess(Process):
+    """`python -m shopapp serve` (what `make run` runs): web, worker and, without REDIS_URL, an embedded Redis."""
+
+    def __init__(self, env: dict, log_path: Path):
+        super().__init__([sys.executable, "-m", "shopapp", "serve"], env, log_path)
+        self.port = int(env["PORT"])
+
+    def start(self, timeout: float = 60.0) -> ServeProcess:
+        from shopapp.testing import wait_until
+
+        super().start()
+        wait_until(self._ready, timeout=timeout, what="serve answering /readyz",
+                   explain=lambda: self.output()[-3000:])
+        return self
+
+    def _ready(self) -> bool:
+        if not self.alive():
+            raise RuntimeError(f"serve exited:\n{self.output()[-3000:]}")
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def child(self, name: str):
+        """The psutil.Process of the direct child whose command line names `name` (gunicorn, redis-server)."""
+        import psutil
+
+        return next(c for c in psutil.Process(self.pid).children() if name in " ".join(c.cmdline()))
