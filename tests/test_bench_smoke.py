@@ -68,8 +68,9 @@ def test_ingest_bench_reports_every_figure_with_every_acknowledged_webhook_commi
     figures = quick_runs["ingest"].figures()
 
     assert {"ingest.ratio_best", "ingest.ratio_c16", "ingest.p99_at_rate", "ingest.cpu_ratio"} <= figures.keys()
-    assert figures["ingest.ratio_best"]["counts"]["app_webhooks"] == 400
-    assert figures["ingest.p99_at_rate"]["counts"]["webhooks"] == 200
+    assert figures["ingest.app_per_second"]["counts"] == {"webhooks": 400}
+    assert figures["ingest.bare_per_second"]["counts"] == {"webhooks": 400}
+    assert figures["ingest.app_p99_at_rate"]["counts"] == {"webhooks": 200}
     committed = figures["ingest.not_committed"]["counts"]
     assert committed["committed"] == committed["acknowledged"]
 
