@@ -135,6 +135,7 @@ def _read_line(proc: subprocess.Popen, deadline: float) -> str:
 
 
 def _ask(clients: list, command: str, deadline: float) -> list[str]:
+    """Send `command` to every client process; their one-line answers."""
     for proc in clients:
         proc.stdin.write(command + "\n")
         proc.stdin.flush()
@@ -155,6 +156,7 @@ def _warm_up(server: common.WebServer, workers: int) -> None:
 
 
 def run_scenario(bench: common.BenchEnv, name: str, params: dict, args) -> dict:
+    """One scenario on a fresh gunicorn: open the sockets, hold them, publish, count; the raw results."""
     settings = {"GUNICORN_WORKER_CLASS": args.worker_class}
     if params["ping"]:
         settings["WS_PING_SECONDS"] = str(params["ping"])
