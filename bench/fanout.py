@@ -17,8 +17,8 @@ Scenarios (2-core machine, all with 0 lost):
   burst       200 sockets of one shop, 500 updates at full publish speed
   throughput  1,000 sockets (100 shops x 10), 5,000 updates at full speed     >= 10,000 delivered/s
   idle        10,000 idle sockets (1,000 shops x 10) held past a ping round   <= 30 KB each, 0 dropped (issue 16)
---quick: the same scenarios with a few hundred sockets and pings every second. FANOUT_DEBUG=1 also prints
-the deliveries slower than 20 ms and the tail of each gunicorn log.
+--quick: the same scenarios with a few hundred sockets, pinged every 2 s so that the idle hold (2.5 s) crosses
+a ping round. FANOUT_DEBUG=1 also prints the deliveries slower than 20 ms and the tail of each gunicorn log.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ QUICK_SCENARIOS = {
     "steady": dict(shops=10, per_shop=5, updates=100, rate=100.0, hold=0.0, ping=None),
     "burst": dict(shops=1, per_shop=20, updates=50, rate=0.0, hold=0.0, ping=None),
     "throughput": dict(shops=10, per_shop=5, updates=200, rate=0.0, hold=0.0, ping=None),
-    "idle": dict(shops=50, per_shop=4, updates=20, rate=0.0, hold=1.5, ping=0.5),
+    "idle": dict(shops=50, per_shop=4, updates=20, rate=0.0, hold=2.5, ping=2.0),
 }
 
 

@@ -53,7 +53,8 @@ class QuickRun:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()  # a bench stops what it started on SIGTERM
-            self.proc.communicate(timeout=60)
+        if self.output is None:
+            self.output = self.proc.communicate(timeout=60)[0]
 
 
 @pytest.fixture(scope="module")
