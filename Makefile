@@ -34,10 +34,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# Every benchmark figure beside its floor and target, then the figures as JSON lines (README, Performance).
+# `make bench` on SQLite; `make bench DATABASE_URL=postgresql://postgres@127.0.0.1:5432/shopapp_bench` on a
+# PostgreSQL database whose name contains "bench" (its tables are dropped); `make bench BENCH_QUICK=1` for
+# a smoke run.
 bench: $(STAMP)
-	$(PY) bench/ingest.py
-	$(PY) bench/fanout.py
-	$(PY) bench/e2e.py
+	DATABASE_URL='$(DATABASE_URL)' BENCH_QUICK='$(BENCH_QUICK)' $(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3* test-artifacts
