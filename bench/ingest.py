@@ -53,7 +53,7 @@ def _request_bytes(host: str, port: int, path: str, body: bytes, signature: str,
             f"Content-Length: {len(body)}\r\nX-Shopify-Topic: orders/create\r\n"
             f"X-Shopify-Shop-Domain: {SHOP}\r\nX-Shopify-Webhook-Id: {webhook_id}\r\n"
             f"X-Shopify-Event-Id: {webhook_id}\r\nX-Shopify-Triggered-At: 2026-11-25T08:00:00.000Z\r\n"
-            f"X-Shopify-API-Version: 2025-10\r\nX-Shopify-Hmac-Sha256: {signature}\r\n\r\n")
+            f"X-Shopify-API-Version: 2026-10\r\nX-Shopify-Hmac-Sha256: {signature}\r\n\r\n")
     return head.encode() + body
 
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("SHOPAPP_INSTANCE_DIR", ROOT / "instance"))
 DEV_CREDENTIALS_FILE = "dev-credentials.json"
 DEV_SHOP = "dev-shop.myshopify.com"
-DEFAULT_API_VERSION = "2025-10"
+DEFAULT_API_VERSION = "2026-10"
 FEATURES_PACKAGE = "shopapp.features"
 # Environment variables only the web process reads: other commands neither read nor validate them.
 WEB_ONLY = frozenset({"PORT", "HOST", "SHOPIFY_APP_URL", "WEBHOOK_MAX_BYTES", "WS_TOKEN_GRACE_SECONDS",
