@@ -18,7 +18,7 @@ from typing import Optional
 from flask import Flask
 from sqlalchemy import func, or_, update
 
-from shopapp import metrics
+from shopapp import logs, metrics
 from shopapp.db import get_db
 from shopapp.jobs import registry
 from shopapp.jobs.context import JobContext
@@ -68,7 +68,9 @@ def run_job(app: Flask, job_id: int) -> Optional[str]:
         if job is None:
             log.debug("job not claimable (taken, finished or not due)", extra={"job_id": job_id})
             return None
-        extra = {"job_id": job.id, "shop": job.shop_domain, "topic": job.topic, "webhook_id": job.webhook_id}
+        # request_id: the request that created the job (the delivery, POST /api/jobs), as its web lines say.
+        extra = {"job_id": job.id, "shop": job.shop_domain, "topic": job.topic, "webhook_id": job.webhook_id,
+                 "request_id": job.request_id}
         log.info("job claimed (attempt %d)", job.attempts, extra=extra)
         published_version = job.version if published else None
         heartbeat = Heartbeat(app, job_id, me)
@@ -91,7 +93,8 @@ def _execute(app: Flask, session, job: Job, me: str, extra: dict, published: Opt
                      attempt=job.attempts)
     started = time.monotonic()
     try:
-        message = registry.kind(job.kind).handler(ctx)
+        with logs.bind(**extra):  # the handler's own lines carry the job's context too
+            message = registry.kind(job.kind).handler(ctx)
     except JobLostError:
         session.rollback()
         log.warning("job taken over by another worker; this attempt's work is discarded", extra=extra)
