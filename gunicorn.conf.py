@@ -4,6 +4,7 @@ The gevent worker was chosen by measurement (README, Performance): it holds many
 delivered the highest fan-out rate. Do not use --preload with it.
 """
 import os
+import sys
 
 # gevent keeps each greenlet's spawning stack by default (a dozen frame records per websocket); not needed.
 os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "0")
@@ -37,17 +38,28 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
-def _metrics():
-    # shopapp/metrics/multiprocess.py loaded by path: importing the shopapp package here would pull Flask and
-    # SQLAlchemy into the master before gevent patches the workers it forks.
+def _load(name, *path):
+    # A shopapp module loaded by path: importing the shopapp package here would pull Flask and SQLAlchemy
+    # into the master before gevent patches the workers it forks.
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "shopapp_metrics_setup",
-        os.path.join(os.path.dirname(os.path.abspath(__file__)), "shopapp", "metrics", "multiprocess.py"))
+        name, os.path.join(os.path.dirname(os.path.abspath(__file__)), "shopapp", *path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _metrics():
+    return _load("shopapp_metrics_setup", "metrics", "multiprocess.py")
+
+
+# gunicorn's own lines (gunicorn.error, gunicorn.access, the master) in the app's form: JSON lines, or plain
+# ones in a terminal and in dev mode (LOG_FORMAT; `make run` passes the form it chose to its children).
+_logs = _load("shopapp_logs_setup", "logs.py")
+_dev = os.environ.get("SHOPAPP_DEV", "").strip().lower() in ("1", "true", "yes", "on")
+logconfig_dict = _logs.gunicorn_logconfig(
+    _logs.use_json_lines(os.environ.get("LOG_FORMAT", "auto").strip().lower(), _dev, sys.stderr), loglevel)
 
 
 def on_starting(server):
@@ -65,6 +77,11 @@ def post_worker_init(worker):
     import gc
     import signal
     import threading
+
+    # logconfig_dict turns gunicorn's access log on, which builds every request's log atoms (environ and
+    # headers) even when nothing writes them: the app logs its own request line, so leave it off unless
+    # `accesslog` asks for it.
+    worker.log._access_log_enabled = bool(worker.cfg.accesslog)
 
     # The app's own objects live as long as the worker: keep them out of every full collection, whose
     # pause (tens of ms per 100,000 objects) every socket of the worker waits through.

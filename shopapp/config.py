@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("SHOPAPP_INSTANCE_DIR", ROOT / "instance"))
 DEV_CREDENTIALS_FILE = "dev-credentials.json"
 DEV_SHOP = "dev-shop.myshopify.com"
-DEFAULT_API_VERSION = "2025-10"
+DEFAULT_API_VERSION = "2026-10"
 FEATURES_PACKAGE = "shopapp.features"
 # Environment variables only the web process reads: other commands neither read nor validate them.
 WEB_ONLY = frozenset({"PORT", "BIND_HOST", "HOST", "SHOPIFY_APP_URL", "WEBHOOK_MAX_BYTES", "WS_TOKEN_GRACE_SECONDS",
@@ -80,7 +80,8 @@ class Config:
     EVENT_LOG_SIZE: int = 1000
     SHOPIFY_API_BUDGET_PER_SECOND: float = 2.0
     LOG_LEVEL: str = "INFO"
-    LOG_JSON: bool = True
+    # json, plain, or auto: plain when stderr is a terminal or in dev mode, else JSON (logs.use_json_lines).
+    LOG_FORMAT: str = "auto"
     # Bearer token that /metrics requires; unset: only direct scrapes from loopback or a private network.
     METRICS_TOKEN: str = ""
     # The worker command's own metrics listener (worker-only machines): port (0: none) and address.
@@ -157,7 +158,7 @@ class Config:
             SHOPIFY_API_BUDGET_PER_SECOND=reader.number(
                 "SHOPIFY_API_BUDGET_PER_SECOND", cls.SHOPIFY_API_BUDGET_PER_SECOND),
             LOG_LEVEL=reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-            LOG_JSON=not reader.flag("LOG_PLAIN"),
+            LOG_FORMAT=reader.log_format("LOG_FORMAT", "LOG_PLAIN"),
             METRICS_TOKEN=env.get("METRICS_TOKEN", ""),
             METRICS_PORT=reader.integer("METRICS_PORT", 0, minimum=0, maximum=65535),
             METRICS_BIND=reader.address("METRICS_BIND", cls.METRICS_BIND),
@@ -247,6 +248,11 @@ class _Reader:
         if value <= 0:
             raise ConfigError(f"{name}={value:g} must be a positive number of seconds")
         return value
+
+    def log_format(self, name: str, replaced: str) -> str:
+        if self.env.get(replaced, "").strip() not in ("", "0"):  # the older flag: say what replaced it
+            raise ConfigError(f"{replaced} is replaced by {name} (json, plain or auto); set {name}=plain")
+        return self.choice(name, "AUTO", ("AUTO", "JSON", "PLAIN")).lower()
 
     def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
         raw = self.env.get(name, "").strip().upper() or default

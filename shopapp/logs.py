@@ -1,4 +1,9 @@
-"""Logging: one JSON object per line with request and job context; never tokens, secrets or customer data.
+"""Logging: one line per event with request and job context; never tokens, secrets or customer data.
+
+Two forms (LOG_FORMAT): JSON objects, the default where nobody reads the terminal (production, log
+collectors), and plain lines for a developer's terminal (`12:01:02 INFO  webhook accepted  shop=...
+topic=orders/create job_id=7 request_id=...`), chosen by `use_json_lines`: `auto` is plain when stderr is a
+terminal or in dev mode. gunicorn's own lines take the same form (`gunicorn_logconfig`, gunicorn.conf.py).
 
 Context travels in a contextvar (per thread and per gevent greenlet), so a line logged deep inside a view
 or a task carries the request id, shop, topic, webhook id and job id without passing them around:
@@ -19,8 +24,10 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, TextIO
 
-from flask import Flask
+if TYPE_CHECKING:  # gunicorn's master imports this module: nothing heavier than the standard library
+    from flask import Flask
 
 # Context fields copied from a record's `extra=` (or the context) into the JSON line.
 CONTEXT_FIELDS = ("request_id", "shop", "topic", "webhook_id", "job_id", "event_id", "kind", "method", "path",
@@ -108,15 +115,56 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
-class PlainFormatter(logging.Formatter):
-    """Human-readable lines (LOG_PLAIN=1), redacted like the JSON ones."""
+# Plain lines put what names the event first and the request id last.
+PLAIN_FIELDS = ("shop", "topic", "webhook_id", "event_id", "job_id", "kind", "method", "path", "status",
+                "duration_ms", "request_id")
+LOG_FORMATS = ("auto", "json", "plain")
 
-    def __init__(self):
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+class PlainFormatter(logging.Formatter):
+    """One readable line per event, redacted like the JSON ones: `HH:MM:SS LEVEL message  key=value ...`
+    (local time); an exception's traceback follows on the next lines."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = " ".join(f"{n}={getattr(record, n)}" for n in CONTEXT_FIELDS if getattr(record, n, None) is not None)
-        return redact(super().format(record) + (f" [{fields}]" if fields else ""))
+        when = time.strftime("%H:%M:%S", time.localtime(record.created))
+        fields = "  ".join(filter(None, [
+            record.getMessage(),
+            " ".join(f"{n}={getattr(record, n)}" for n in PLAIN_FIELDS if getattr(record, n, None) is not None)]))
+        line = f"{when} {record.levelname:<5} {fields}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return redact(line)
+
+
+def use_json_lines(log_format: str, dev: bool, stream: TextIO | None = None) -> bool:
+    """Whether to write JSON lines: LOG_FORMAT `json` always, `plain` never, `auto` (or anything else)
+    unless `stream` (default stderr) is a terminal or the app runs in dev mode."""
+    if log_format in ("json", "plain"):
+        return log_format == "json"
+    stream = stream or sys.stderr
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream
+        terminal = False
+    return not (terminal or dev)
+
+
+def gunicorn_logconfig(json_form: bool, level: str = "info") -> dict:
+    """gunicorn's `logconfig_dict`: its own loggers (gunicorn.error, gunicorn.access) and the master's root
+    logger write through this module's formatter to stderr, in the form the app's lines have."""
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        # Classes, not dotted names: gunicorn.conf.py loads this module by path (see there).
+        "formatters": {"shopapp": {"()": JsonFormatter if json_form else PlainFormatter}},
+        "filters": {"context": {"()": ContextFilter}},
+        "handlers": {"shopapp": {"class": "logging.StreamHandler", "formatter": "shopapp",
+                                 "filters": ["context"], "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["shopapp"]},
+        "loggers": {name: {"level": level, "handlers": ["shopapp"], "propagate": False}
+                    for name in ("gunicorn.error", "gunicorn.access")},
+    }
 
 
 def build_handler(stream=None, json_lines: bool = True) -> logging.Handler:
@@ -153,6 +201,6 @@ def end_context(token: contextvars.Token) -> None:
 def init_app(app: Flask) -> None:
     """Configure logging from the app's settings (not in tests, where pytest captures logs)."""
     if not app.config["TESTING"]:
-        configure(app.config["LOG_LEVEL"], app.config["LOG_JSON"],
+        configure(app.config["LOG_LEVEL"], use_json_lines(app.config["LOG_FORMAT"], app.config["DEV_MODE"]),
                   secrets=(app.config["SHOPIFY_API_SECRET"], app.config["SHOPIFY_API_SECRET_PREVIOUS"],
                            app.config.get("METRICS_TOKEN", ""), *app.config["ENCRYPTION_KEYS"]))

@@ -169,6 +169,8 @@ class WebhookEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[Optional[dict[str, Any]]]
     status: Mapped[str] = mapped_column(StorableString(20), default=WebhookStatus.RECEIVED.value)
+    # X-Request-Id of the HTTP request that delivered it (the web process's log lines carry the same).
+    request_id: Mapped[Optional[str]] = mapped_column(StorableString(128))
 
     job: Mapped[Optional[Job]] = relationship(back_populates="webhook_event", uselist=False)
 
@@ -209,6 +211,8 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[Optional[datetime]]
     finished_at: Mapped[Optional[datetime]]
+    # The request that created it (the delivery's, or POST /api/jobs'): the worker's lines for the job carry it.
+    request_id: Mapped[Optional[str]] = mapped_column(StorableString(128))
 
     webhook_event: Mapped[Optional[WebhookEvent]] = relationship(back_populates="job")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import time
 import uuid
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from shopapp import logs
 from shopapp.models import Job, JobState
 from shopapp.testing import SHOP as DEFAULT_SHOP
-from shopapp.testing import build_webhook, sample_payload
+from shopapp.testing import build_webhook, sample_payload, wait_until
 
 
 @pytest.fixture
@@ -169,3 +170,93 @@ def test_real_processes_never_log_tokens_secrets_or_customer_data(web_server, wo
                    and line.get("shop") == DEFAULT_SHOP for line in webhook_lines), \
             "the webhook's handling logged nothing with its request id, webhook id, topic and shop"
     assert any(line.get("path") == "/api/jobs" and line.get("request_id") for line in lines)
+
+
+def _record(msg: str, level: int = logging.INFO, **fields) -> logging.LogRecord:
+    record = logging.LogRecord("shopapp.webhooks.endpoint", level, __file__, 1, msg, (), None)
+    record.__dict__.update(fields)
+    return record
+
+
+def test_a_plain_line_is_time_level_message_then_the_context_with_the_request_id_last():
+    line = logs.PlainFormatter().format(_record("webhook accepted", request_id="req-1", shop=DEFAULT_SHOP,
+                                                topic="orders/create", job_id=7))
+    assert re.fullmatch(r"\d\d:\d\d:\d\d INFO  webhook accepted  "
+                        rf"shop={DEFAULT_SHOP} topic=orders/create job_id=7 request_id=req-1", line)
+
+
+def test_a_plain_line_is_redacted_like_a_json_line():
+    line = logs.PlainFormatter().format(_record("customer jane@example.com sent Bearer abc.def", logging.WARNING))
+    assert "jane@example.com" not in line and "abc.def" not in line
+    assert " WARNING customer [redacted-email] sent Bearer [redacted]" in line
+
+
+class _Stream(io.StringIO):
+    def __init__(self, terminal: bool):
+        super().__init__()
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+@pytest.mark.parametrize("log_format, dev, terminal, json_lines", [
+    ("auto", False, False, True),    # production, a log collector
+    ("auto", False, True, False),    # a developer's terminal
+    ("auto", True, False, False),    # dev mode
+    ("json", True, True, True),
+    ("plain", False, False, False),
+])
+def test_log_format_auto_is_plain_in_a_terminal_or_dev_mode_and_json_elsewhere(log_format, dev, terminal,
+                                                                                json_lines):
+    assert logs.use_json_lines(log_format, dev, _Stream(terminal)) is json_lines
+
+
+def test_the_old_log_plain_flag_is_refused_with_a_line_naming_its_replacement():
+    from shopapp.config import Config, ConfigError
+
+    with pytest.raises(ConfigError, match="LOG_PLAIN is replaced by LOG_FORMAT"):
+        Config.from_env({"SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s", "LOG_PLAIN": "1",
+                         "SHOPAPP_ENCRYPTION_KEY": "I67nKn24mXqgTL6zPTuTWcxpUVKsEqUmccIotcgNo4Q="})
+
+
+def test_a_workers_lines_for_a_job_carry_the_request_id_of_its_delivery(app, client, signed_webhook, rq_worker,
+                                                                        log_lines):
+    webhook = signed_webhook("orders/create")
+    response = client.post("/webhooks", data=webhook.body, headers=dict(webhook.headers, **{"X-Request-Id": "rq-7"}))
+    job_id = response.get_json()["job_id"]
+    rq_worker()
+    worker_lines = [line for line in log_lines() if line.get("job_id") == job_id and line["logger"].startswith(
+        "shopapp.jobs")]
+    assert [line["msg"].split(" (")[0].split(" in ")[0] for line in worker_lines] == ["job claimed", "job succeeded"]
+    assert {line["request_id"] for line in worker_lines} == {"rq-7"}
+
+
+def test_a_merchant_jobs_lines_carry_the_request_id_of_post_api_jobs(client, session_token, rq_worker, log_lines):
+    response = client.post("/api/jobs", json={"kind": "test_context"}, headers={
+        "Authorization": f"Bearer {session_token()}", "X-Request-Id": "api-9"})
+    job_id = response.get_json()["id"]
+    rq_worker()
+    assert {line.get("request_id") for line in log_lines() if line.get("job_id") == job_id} == {"api-9"}
+
+
+@pytest.mark.slow
+def test_a_real_workers_json_line_for_the_job_carries_the_request_id_the_web_process_logged(
+        web_server, worker_process, app_env):
+    env = {"LOG_LEVEL": "INFO", "LOG_FORMAT": "json"}
+    server, worker = web_server(env=env), worker_process(env=env)
+    webhook = build_webhook("orders/create", app_env["SHOPIFY_API_SECRET"])
+    answer = requests.post(f"{server.url}/webhooks", data=webhook.body, headers=webhook.headers, timeout=10)
+    assert answer.status_code == 200
+    job_id = answer.json()["job_id"]
+
+    def worker_line() -> dict | None:
+        lines = [json.loads(line) for line in worker.output().splitlines() if line.startswith("{")]
+        return next((line for line in lines if line.get("job_id") == job_id
+                     and line["msg"].startswith("job succeeded")), None)
+    succeeded = wait_until(worker_line, timeout=60, what="the worker's line for the job",
+                           explain=lambda: worker.output()[-2000:])
+    accepted = next(json.loads(line) for line in server.output().splitlines()
+                    if line.startswith("{") and json.loads(line)["msg"] == "webhook accepted")
+    assert accepted["request_id"] == answer.headers["X-Request-Id"] == succeeded["request_id"]
+    assert (accepted["job_id"], succeeded["webhook_id"]) == (job_id, webhook.webhook_id)

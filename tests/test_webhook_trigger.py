@@ -8,6 +8,7 @@ import sys
 import pytest
 from sqlalchemy import select
 
+from shopapp.config import DEFAULT_API_VERSION
 from shopapp.jobs.state import change_job
 from shopapp.models import Job, WebhookEvent
 
@@ -29,7 +30,7 @@ def test_trigger_sends_a_signed_sample_that_the_app_accepts(web_server, app_env,
         event = s.scalars(select(WebhookEvent)).one()
     assert (event.webhook_id, event.topic, event.shop_domain) == ("trigger-1", "orders/create",
                                                                   "dev-shop.myshopify.com")
-    assert event.event_id and event.triggered_at and event.api_version == "2025-10"
+    assert event.event_id and event.triggered_at and event.api_version == DEFAULT_API_VERSION == "2026-10"
     assert event.payload["id"] == 820982911946154508
 
 

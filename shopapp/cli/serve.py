@@ -18,6 +18,7 @@ import sys
 
 import click
 
+from shopapp import logs
 from shopapp.cli.build import settings
 from shopapp.cli.supervisor import Supervisor
 from shopapp.config import DEV_CREDENTIALS_FILE, DEV_SHOP, INSTANCE_DIR, ROOT, Config
@@ -39,6 +40,8 @@ def serve_command() -> int:
     env = dict(os.environ, PORT=str(config.PORT), BIND_HOST=bind_host)
     if config.DEV_MODE:
         env["SHOPAPP_DEV"] = "1"
+    # The children write to this terminal (or not): decided once here, so web, worker and gunicorn agree.
+    env["LOG_FORMAT"] = "json" if logs.use_json_lines(config.LOG_FORMAT, config.DEV_MODE) else "plain"
     redis = None
     if not config.REDIS_URL:
         redis = EmbeddedRedis(INSTANCE_DIR / "redis", password=secrets.token_urlsafe(32)).start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
@@ -18,7 +19,7 @@ import click
 import httpx
 
 from shopapp.cli.build import registry, settings
-from shopapp.config import DEV_SHOP, Config
+from shopapp.config import DEV_SHOP, ROOT, Config
 from shopapp.shopify.shop_domain import is_valid_shop_domain
 from shopapp.shopify.webhook_signing import webhook_headers
 
@@ -96,5 +97,42 @@ def trigger_command(topic: str, address: Optional[str], shop: str, payload_file:
     return 0 if 200 <= response.status_code < 300 else 1
 
 
+@click.group("webhooks")
+def webhooks_group() -> None:
+    """The webhook subscriptions of shopify.app.toml."""
+
+
+@webhooks_group.command("check")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="the file to check (default: the project's shopify.app.toml)")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="judge Shopify's support window on this day, YYYY-MM-DD (default: today, UTC)")
+def check_command(config_path: Optional[Path], today: Optional[datetime]) -> int:
+    """Compare shopify.app.toml with the handlers and settings: exit 1 on drift, 2 on a malformed file."""
+    from shopapp.cli.app_toml import APP_TOML, AppTomlError, read_app_toml
+    from shopapp.cli.toml_check import check_app_toml, format_table
+    from shopapp.jobs import registry as jobs_registry
+    from shopapp.webhooks.endpoint import PATH
+
+    config = registry(settings())
+    try:
+        app_toml = read_app_toml(config_path or ROOT / APP_TOML)
+    except AppTomlError as exc:
+        print(f"shopapp webhooks check: {exc}", file=sys.stderr)
+        return 2
+    day = today.date() if today else datetime.now(UTC).date()
+    report = check_app_toml(app_toml, jobs_registry.topics(), config.SHOPIFY_API_VERSION, day, PATH)
+    print(format_table(report.rows))
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    verdict = f"{len(report.errors)} error(s)" if report.errors else "OK"
+    print(f"webhooks check: {verdict}, {len(report.warnings)} warning(s); {app_toml.path.name} "
+          f"[webhooks] api_version {app_toml.api_version}, {len(report.rows)} topics")
+    return 1 if report.errors else 0
+
+
 def register(group: click.Group) -> None:
     group.add_command(webhook_group)
+    group.add_command(webhooks_group)

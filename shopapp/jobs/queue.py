@@ -20,6 +20,7 @@ from flask import Flask
 from rq import Queue
 from sqlalchemy import select
 
+from shopapp import logs
 from shopapp.db import get_db
 from shopapp.events.publishing import publish_job
 from shopapp.jobs import registry
@@ -130,7 +131,7 @@ def start_merchant_job(app: Flask, shop: str, kind: str, params: Optional[dict] 
         raise UnknownJobKindError(f"job kind {kind!r} is not started by merchants")
     with get_db(app).session() as session:
         job = Job(shop_domain=shop, kind=kind, state=JobState.QUEUED.value, params=params or {},
-                  max_attempts=app.config["JOB_MAX_ATTEMPTS"], message="queued")
+                  max_attempts=app.config["JOB_MAX_ATTEMPTS"], message="queued", request_id=logs.request_id())
         session.add(job)
         session.commit()
         publish_job(app, session, job)

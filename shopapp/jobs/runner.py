@@ -25,7 +25,7 @@ from flask import Flask
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from shopapp import metrics
+from shopapp import logs, metrics
 from shopapp.db import get_db
 from shopapp.jobs import registry
 from shopapp.jobs.context import JobContext
@@ -71,7 +71,9 @@ class _Attempt:
 
     def __init__(self, app: Flask, session, job: Job, me: str, published: Optional[int]):
         self.app, self.session, self.job, self.me, self.published = app, session, job, me, published
-        self.extra = {"job_id": job.id, "shop": job.shop_domain, "topic": job.topic, "webhook_id": job.webhook_id}
+        # request_id: the request that created the job (the delivery, POST /api/jobs), as its web lines say.
+        self.extra = {"job_id": job.id, "shop": job.shop_domain, "topic": job.topic, "webhook_id": job.webhook_id,
+                      "request_id": job.request_id}
 
 
 def run_job(app: Flask, job_id: int) -> Optional[str]:
@@ -119,7 +121,7 @@ def _execute(attempt: _Attempt, limit: float) -> Optional[str]:
                      attempt=job.attempts)
     started = time.monotonic()
     try:
-        with TimeLimit(limit):
+        with TimeLimit(limit), logs.bind(**attempt.extra):  # the handler's own lines carry the job's context
             message = registry.kind(job.kind).handler(ctx)
     except JobLostError:
         _rollback(session)

@@ -79,7 +79,7 @@ class WebhookEndpoint:
         extra = {"shop": delivery.shop, "topic": delivery.topic, "webhook_id": delivery.webhook_id}
         logs.set_context(**extra)  # every later line of this request carries them
         try:
-            recorded = record(self.app, delivery)
+            recorded = record(self.app, delivery, logs.request_id())
         except NotDurableError as exc:
             log.error("webhook not recorded (503, Shopify will retry): %s", exc, extra=extra)
             metrics.webhook_rejected("unavailable")

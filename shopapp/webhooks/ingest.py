@@ -54,13 +54,17 @@ class Recorded:
     enqueued: bool = False
 
 
-def record_webhook(app: Flask, delivery: Verification) -> Recorded:
+def record_webhook(app: Flask, delivery: Verification, request_id: Optional[str] = None) -> Recorded:
     """Record one delivery (see `record_deliveries`)."""
-    return record_deliveries(app, [delivery])[0]
+    return record_deliveries(app, [delivery], [request_id])[0]
 
 
-def record_deliveries(app: Flask, deliveries: Sequence[Verification]) -> list[Recorded]:
+def record_deliveries(app: Flask, deliveries: Sequence[Verification],
+                      request_ids: Optional[Sequence[Optional[str]]] = None) -> list[Recorded]:
     """Commit the deliveries and their jobs in one transaction, then enqueue the new jobs.
+
+    `request_ids`: the X-Request-Id of the request that brought each delivery (kept on the event and its
+    job, so the worker's lines for the job carry it), in the same order; None when unknown.
 
     Returns one `Recorded` per delivery, in order (a second copy of a webhook id in the same batch is a
     duplicate). After the commit, in the same step, each new job's `queued` state is published, so an open
@@ -68,7 +72,7 @@ def record_deliveries(app: Flask, deliveries: Sequence[Verification]) -> list[Re
     rows (that would cost a second transaction per batch): the job's claim records it, or the sweeper
     republishes a job that waits longer than its grace period (a no-op in Redis when it got there).
     """
-    jobs, now = _commit(app, deliveries)
+    jobs, now = _commit(app, deliveries, request_ids or [None] * len(deliveries))
     enqueued = _enqueue(app, jobs) if jobs else False
     if jobs:
         _announce(app, jobs, now)
@@ -79,18 +83,20 @@ def record_deliveries(app: Flask, deliveries: Sequence[Verification]) -> list[Re
     return results
 
 
-def _commit(app: Flask, deliveries: Sequence[Verification]) -> tuple[dict[str, tuple[int, Verification]], datetime]:
+def _commit(app: Flask, deliveries: Sequence[Verification],
+            request_ids: Sequence[Optional[str]]) -> tuple[dict[str, tuple[int, Verification]], datetime]:
     """INSERT the events and jobs in one transaction; returns (job id, delivery) by webhook id, and the
     time the rows were created at."""
     now = utcnow()
     rows, by_id = [], {}
-    for d in deliveries:
+    for d, request_id in zip(deliveries, request_ids, strict=True):
         if d.webhook_id in by_id:  # a second copy in the same batch: the first one is recorded
             continue
         by_id[d.webhook_id] = d
         rows.append({"webhook_id": d.webhook_id, "event_id": d.event_id, "topic": d.topic,
                      "shop_domain": d.shop, "api_version": d.api_version, "triggered_at": d.triggered_at,
-                     "received_at": now, "payload": d.body_text, "status": WebhookStatus.RECEIVED.value})
+                     "received_at": now, "payload": d.body_text, "status": WebhookStatus.RECEIVED.value,
+                     "request_id": request_id})
     database = get_db(app)
     engine = database.engine
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
@@ -118,7 +124,7 @@ def _insert_jobs():
         "state": literal(JobState.QUEUED.value), "progress": literal(0), "message": literal(QUEUED_MESSAGE),
         "attempts": literal(0), "max_attempts": bindparam("max_attempts", type_=Integer),
         "params": literal({}, _JOBS.c.params.type), "cancel_requested": literal(False),
-        "version": literal(1), "published_version": literal(0),
+        "version": literal(1), "published_version": literal(0), "request_id": _EVENTS.c.request_id,
         "created_at": bindparam("now", type_=_JOBS.c.created_at.type),
         "updated_at": bindparam("now", type_=_JOBS.c.updated_at.type),
     }

@@ -35,15 +35,16 @@ class IngestWriter:
         self.queue: gevent.queue.Queue = gevent.queue.Queue()
         self.greenlet = None
 
-    def submit(self, delivery: Verification) -> Recorded:
-        """Hand `delivery` to the writer and wait for its outcome (NotDurableError when not committed)."""
+    def submit(self, delivery: Verification, request_id: Optional[str] = None) -> Recorded:
+        """Hand `delivery` (and its request's id) to the writer and wait for its outcome (NotDurableError when
+        not committed)."""
         import gevent
         from gevent.event import AsyncResult
 
         if self.greenlet is None or self.greenlet.dead:
             self.greenlet = gevent.spawn(self._run)
         outcome = AsyncResult()
-        self.queue.put((delivery, outcome))
+        self.queue.put((delivery, request_id, outcome))
         try:
             return outcome.get(timeout=WAIT_SECONDS)
         except gevent.Timeout:
@@ -61,25 +62,27 @@ class IngestWriter:
 
     def _write(self, batch) -> None:
         try:
-            results = record_deliveries(self.app, [delivery for delivery, _ in batch])
+            results = record_deliveries(self.app, [delivery for delivery, _, _ in batch],
+                                        [request_id for _, request_id, _ in batch])
         except NotDurableError as exc:
-            for _, outcome in batch:
+            for _, _, outcome in batch:
                 outcome.set_exception(exc)
             return
         except Exception as exc:  # never leave a request waiting; it answers 503 and Shopify retries
             log.exception("ingest writer failed")
-            for _, outcome in batch:
+            for _, _, outcome in batch:
                 outcome.set_exception(NotDurableError(type(exc).__name__))
             return
-        for (_, outcome), result in zip(batch, results, strict=False):
+        for (_, _, outcome), result in zip(batch, results, strict=False):
             outcome.set(result)
 
 
-def record(app: Flask, delivery: Verification) -> Recorded:
-    """Record one verified delivery: through the process's writer under gevent, directly otherwise."""
+def record(app: Flask, delivery: Verification, request_id: Optional[str] = None) -> Recorded:
+    """Record one verified delivery (and the id of the request that brought it): through the process's writer
+    under gevent, directly otherwise."""
     if not under_gevent():
-        return record_webhook(app, delivery)
+        return record_webhook(app, delivery, request_id)
     writer: Optional[IngestWriter] = app.extensions.get("shopapp.ingest_writer")
     if writer is None:
         writer = app.extensions["shopapp.ingest_writer"] = IngestWriter(app)
-    return writer.submit(delivery)
+    return writer.submit(delivery, request_id)

@@ -29,3 +29,18 @@ def copy_checkout(dest: Path, root: Path = ROOT, share_venv: bool = True) -> Pat
     if share_venv and (root / ".venv").exists():
         os.symlink(root / ".venv", dest / ".venv")
     return dest
+
+
+def checkout_env(instance: Path, **extra: str) -> dict:
+    """This process's environment without the app's settings (nor TEST_DATABASE_URL: a suite run inside a
+    copy must never drop the outer run's database), with instance/ at `instance`, plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SHOPIFY_", "SHOPAPP_", "REDIS_", "DATABASE_", "TEST_", "PYTEST_"))}
+    env.update(SHOPAPP_INSTANCE_DIR=str(instance), **extra)
+    return env
+
+
+def run_in(checkout: Path, command: str, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run a shell command in `checkout` (output captured as text)."""
+    return subprocess.run(command, shell=True, cwd=checkout, env=env, capture_output=True, text=True,
+                          timeout=timeout)

@@ -19,13 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 class Process:
     """A child process in its own session, with its output in a log file."""
 
-    def __init__(self, args: list[str], env: dict, log_path: Path):
-        self.args, self.env, self.log_path = args, env, log_path
+    def __init__(self, args: list[str], env: dict, log_path: Path, cwd: Path = ROOT):
+        self.args, self.env, self.log_path, self.cwd = args, env, log_path, cwd
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Process:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed by stop(), with the process)
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=self._log,
+        self.proc = subprocess.Popen(self.args, env=self.env, cwd=self.cwd, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
@@ -68,15 +68,15 @@ class WebServer(Process):
     """gunicorn serving wsgi:app with the repository's gunicorn.conf.py."""
 
     def __init__(self, env: dict, log_path: Path, port: int | None = None, workers: int = 1,
-                 extra_args: list[str] | None = None, bind_host: str | None = "127.0.0.1"):
-        """`bind_host`: BIND_HOST, or None to leave it unset (gunicorn.conf.py's default)."""
+                 extra_args: list[str] | None = None, bind_host: str | None = "127.0.0.1", cwd: Path = ROOT):
+        """`bind_host`: BIND_HOST, or None to leave it unset (gunicorn.conf.py's default); `cwd`: the checkout."""
         self.port = port or free_port()
         env = dict(env, PORT=str(self.port), WEB_CONCURRENCY=str(workers))
         env.pop("BIND_HOST", None)
         if bind_host is not None:
             env["BIND_HOST"] = bind_host
         super().__init__([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *(extra_args or []),
-                          "wsgi:app"], env, log_path)
+                          "wsgi:app"], env, log_path, cwd)
 
     @property
     def url(self) -> str:
@@ -104,8 +104,8 @@ class WebServer(Process):
 class WorkerProcess(Process):
     """`python -m shopapp worker` (RQ workers for the app's queue)."""
 
-    def __init__(self, env: dict, log_path: Path, extra_args: list[str] | None = None):
-        super().__init__([sys.executable, "-m", "shopapp", "worker", *(extra_args or [])], env, log_path)
+    def __init__(self, env: dict, log_path: Path, extra_args: list[str] | None = None, cwd: Path = ROOT):
+        super().__init__([sys.executable, "-m", "shopapp", "worker", *(extra_args or [])], env, log_path, cwd)
 
 
 def serve_env(instance_dir: Path, **extra: str) -> dict:
