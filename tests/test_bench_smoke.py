@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nodb]
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK_RUNS = {  # name: the command after `python -m`

@@ -8,6 +8,8 @@ from shopapp.config import Config, ConfigError, setting_names
 from shopapp.testing import ENCRYPTION_KEY
 from tests.support.processes import ROOT
 
+pytestmark = pytest.mark.nodb
+
 BASE = {"SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s", "SHOPAPP_ENCRYPTION_KEY": ENCRYPTION_KEY}
 
 

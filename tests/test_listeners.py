@@ -15,7 +15,7 @@ from shopapp.embedded_redis import EmbeddedRedis
 from tests.support.network import connection_refused, listening_addresses, listening_ports, other_local_address
 from tests.support.processes import ServeProcess, serve_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nodb]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from shopapp.testing import API_KEY, API_SECRET, ENCRYPTION_KEY, SHOP, build_ses
 from tests.support.checkout import ROOT, checkout_env, copy_checkout, run_in
 from tests.support.processes import WebServer, WorkerProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nodb]
 
 PY = ".venv/bin/python"
 SCAFFOLDS = ("new webhook customers/update", "new webhook orders/paid", "new job export_orders")

@@ -10,7 +10,7 @@ import requests
 
 from tests.support.processes import ROOT, serve_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nodb]
 
 
 def _clean_env(tmp_path, **extra):

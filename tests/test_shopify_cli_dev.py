@@ -14,7 +14,7 @@ from shopapp.embedded_redis import free_port
 from shopapp.testing import wait_until
 from tests.support.checkout import ROOT, copy_checkout
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nodb]
 
 # ARCHITECTURE.md's contract: what the Shopify CLI sets, and nothing else.
 CLI_VARIABLES = {"PORT", "HOST", "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "SCOPES"}

@@ -17,7 +17,7 @@ from shopapp.embedded_redis import free_port
 from shopapp.testing import API_KEY, API_SECRET, wait_until
 from tests.support.checkout import checkout_env, copy_checkout
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nodb]
 
 PLAIN = re.compile(r"^\d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL) +\S")
 

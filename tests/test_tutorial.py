@@ -20,7 +20,7 @@ from shopapp.embedded_redis import free_port
 from shopapp.testing import build_session_token, wait_until
 from tests.support.checkout import ROOT, checkout_env, run_in
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nodb]
 
 SECTION = "## Build your first feature"
 CLI = {"SHOPIFY_API_KEY": "tutorial-client-id", "SHOPIFY_API_SECRET": "tutorial-client-secret-0123456789",

@@ -17,6 +17,8 @@ from shopapp.shopify import api_versions
 from shopapp.testing import API_KEY, API_SECRET, ENCRYPTION_KEY
 from tests.support.checkout import ROOT
 
+pytestmark = pytest.mark.nodb
+
 TODAY = date(2026, 11, 30)
 ENGINE = '''
 [[webhooks.subscriptions]]
