@@ -209,7 +209,8 @@ class Job(Base):
     published_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[Optional[datetime]]
+    started_at: Mapped[Optional[datetime]]           # when its first attempt started
+    attempt_started_at: Mapped[Optional[datetime]]   # when its latest attempt started
     finished_at: Mapped[Optional[datetime]]
     # The request that created it (the delivery's, or POST /api/jobs'): the worker's lines for the job carry it.
     request_id: Mapped[Optional[str]] = mapped_column(StorableString(128))
@@ -229,6 +230,30 @@ def job_dict(*, id: int, kind: str, topic: Optional[str], webhook_id: Optional[s
     return {"id": id, "kind": kind, "topic": topic, "webhook_id": webhook_id, "state": state, "progress": progress,
             "message": message, "attempts": attempts, "error": error, "created_at": format_timestamp(created_at),
             "updated_at": format_timestamp(updated_at)}
+
+
+class JobAttempt(Base):
+    """An attempt of a job that did not succeed: when it ran, how it ended and why (the page's detail view).
+
+    Written in the same transaction as the job's change (retrying, failed, handed over), so a succeeded
+    job's only attempt costs nothing here; the latest attempt is on the job row (`attempt_started_at`).
+    Deleted with its job.
+    """
+
+    __tablename__ = "job_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[Optional[datetime]]
+    ended_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(StorableString(30))   # retrying, failed, cancelled, stalled
+    error: Mapped[Optional[str]] = mapped_column(StorableText)
+
+    def to_dict(self) -> dict:
+        """The attempt as the detail view shows it (no payload, no customer data: the error's first line)."""
+        return {"attempt": self.attempt, "started_at": format_timestamp(self.started_at),
+                "ended_at": format_timestamp(self.ended_at), "outcome": self.outcome, "error": self.error}
 
 
 class ComplianceRequest(Base):

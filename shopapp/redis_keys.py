@@ -49,6 +49,11 @@ def oauth_state_used(nonce: str) -> str:
     return f"{PREFIX}:oauth-state-used:{nonce}"
 
 
+def shop_reconcile_lock(shop: str) -> str:
+    """Lock held while a shop's reconcile runs (one at a time across machines)."""
+    return f"{PREFIX}:shop:{shop}:reconcile-lock"
+
+
 def sweeper_lock() -> str:
     """Lock so that one sweeper runs at a time across workers."""
     return f"{PREFIX}:sweeper-lock"

@@ -1,4 +1,5 @@
-"""The JSON API of the embedded page: list the shop's jobs, start a merchant job, retry, cancel.
+"""The JSON API of the embedded page: list the shop's jobs, count them by state, show one in detail, start a
+merchant job, retry one or every failed one, cancel.
 
 Every route takes the shop from the verified session token alone (`require_session_token` sets
 `g.shop`); a job of another shop answers 404, exactly like a job that does not exist.
@@ -13,7 +14,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from shopapp.admin.session import require_session_token
 from shopapp.db import get_db
 from shopapp.events import get_publisher
-from shopapp.events.snapshot import job_snapshot
+from shopapp.events.snapshot import job_counts, job_detail, job_snapshot
 from shopapp.jobs import queue
 from shopapp.jobs.errors import JobNotCancellableError, JobNotFoundError, JobNotRetryableError, UnknownJobKindError
 from shopapp.models import JobState
@@ -29,6 +30,8 @@ NOT_STARTABLE_KINDS = frozenset({"webhook"})
 STATES = tuple(s.value for s in JobState)
 # Job ids are database integers; a larger number cannot name a job (and would overflow PostgreSQL).
 MAX_JOB_ID = 2**31 - 1
+# "Retry all failed" retries at most this many jobs per call; the answer says how many are left.
+RETRY_FAILED_BATCH = 100
 
 
 class ApiInputError(Exception):
@@ -60,6 +63,36 @@ def list_jobs():
     with get_db().session() as session:
         snapshot = job_snapshot(session, get_publisher(), g.shop, state=state, limit=limit)
     return jsonify(snapshot)
+
+
+@bp.get("/jobs/counts")
+@require_session_token
+def count_jobs():
+    """`{"queued": n, "running": n, "retrying": n, "succeeded": n, "failed": n}` for the token's shop."""
+    with get_db().session() as session:
+        return jsonify(job_counts(session, g.shop))
+
+
+@bp.get("/jobs/<int:job_id>")
+@require_session_token
+def show_job(job_id: int):
+    """One job of this shop with its failed attempts and its delivery's ids and times (never the payload)."""
+    detail = None
+    if job_id <= MAX_JOB_ID:
+        with get_db().session() as session:
+            detail = job_detail(session, g.shop, job_id)
+    if detail is None:
+        return _error("not_found", f"no job {job_id}", 404)
+    return jsonify(detail)
+
+
+@bp.post("/jobs/retry-failed")
+@require_session_token
+def retry_failed_jobs():
+    """Put up to RETRY_FAILED_BATCH of this shop's failed jobs back on the queue → 202
+    `{"retried": n, "remaining": m, "jobs": [...]}`; clicking twice retries nothing twice."""
+    jobs, remaining = queue.retry_failed(current_app._get_current_object(), g.shop, RETRY_FAILED_BATCH)
+    return jsonify(retried=len(jobs), remaining=remaining, jobs=jobs), 202
 
 
 @bp.post("/jobs")
