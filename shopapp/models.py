@@ -109,6 +109,19 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
 
 
+class ProjectionRow:
+    """Columns every projection row has (mixed into a feature's model): its shop, and what the stale guard
+    orders deliveries by (`shopapp.webhooks.freshness`): the applied payload's `updated_at`, the applied
+    delivery's `X-Shopify-Triggered-At`, how many deliveries were applied, and when the row last changed."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(StorableString(255))
+    source_updated_at: Mapped[Optional[datetime]]   # the payload's updated_at
+    triggered_at: Mapped[Optional[datetime]]        # X-Shopify-Triggered-At of the applied delivery
+    applied_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class JobState(str, enum.Enum):
     """The states of a job. Values are the strings on the wire and in the database."""
 

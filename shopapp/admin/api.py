@@ -120,27 +120,26 @@ def start_job():
 @bp.post("/jobs/<int:job_id>/retry")
 @require_session_token
 def retry_job(job_id: int):
-    """Put a failed job of this shop back on the queue → 202 with the job."""
-    try:
-        _require_job_id(job_id)
-        job = queue.retry_job(current_app._get_current_object(), g.shop, job_id)
-    except JobNotFoundError:
-        return _error("not_found", f"no job {job_id}", 404)
-    except JobNotRetryableError as exc:
-        return _error("conflict", str(exc), 409)
-    return jsonify(job), 202
+    """Put a failed job of this shop back on the queue → 202 with the job; not failed: 409."""
+    return _act_on_job(queue.retry_job, job_id)
 
 
 @bp.post("/jobs/<int:job_id>/cancel")
 @require_session_token
 def cancel_job(job_id: int):
-    """Cancel a waiting job at once, or ask a running one to stop → 202 with the job."""
+    """Cancel a waiting job at once, or ask a running one to stop → 202 with the job; finished: 409."""
+    return _act_on_job(queue.cancel_job, job_id)
+
+
+def _act_on_job(action, job_id: int):
+    """`action(app, shop, job_id)` for the token's shop: 202 with the job, 404 when it is not this shop's,
+    409 when its state does not allow the action."""
     try:
         _require_job_id(job_id)
-        job = queue.cancel_job(current_app._get_current_object(), g.shop, job_id)
+        job = action(current_app._get_current_object(), g.shop, job_id)
     except JobNotFoundError:
         return _error("not_found", f"no job {job_id}", 404)
-    except JobNotCancellableError as exc:
+    except (JobNotRetryableError, JobNotCancellableError) as exc:
         return _error("conflict", str(exc), 409)
     return jsonify(job), 202
 

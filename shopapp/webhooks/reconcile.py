@@ -42,11 +42,10 @@ from shopapp.config import get_config
 from shopapp.db import get_db
 from shopapp.jobs import registry
 from shopapp.jobs.context import JobContext
-from shopapp.jobs.errors import PermanentJobError, UnknownJobKindError
+from shopapp.jobs.errors import PermanentJobError, UnknownJobKindError, admin_api_failures
 from shopapp.models import Job, JobState, Shop
 from shopapp.redis_client import get_redis
 from shopapp.shopify.admin_api import AdminClient, admin_client
-from shopapp.shopify.errors import AdminApiError, ReauthorizationRequiredError
 from shopapp.shopify.timestamps import parse_timestamp
 from shopapp.shopify.transport import shopify_http_client
 
@@ -81,6 +80,40 @@ class CatchUp:
         return False
 
 
+class GraphQLCatchUp(CatchUp):
+    """A CatchUp of one Admin GraphQL connection searched by `updated_at` (the common case).
+
+    Set `resource` (the connection's name, e.g. "orders"), `count_query` (takes `$query` and selects
+    `<resource>Count { count }`), `page_query` (takes `$first`, `$after`, `$query` and selects the
+    connection's `nodes` and `pageInfo`), and write `shape(node)` (a node as the webhook's payload) and
+    `project(session, shop, record)` (the feature's projection; True when a row changed; a record it cannot
+    apply, e.g. one without an id, is False: checked, not fixed).
+    """
+
+    count_query: str = ""
+    page_query: str = ""
+    page_size: int = 100
+
+    def count(self, client: AdminClient, since: datetime) -> Optional[int]:
+        data = client.query(self.count_query, {"query": search_since(since)})
+        count = (data.get(f"{self.resource}Count") or {}).get("count")
+        return count if isinstance(count, int) else None
+
+    def pages(self, client: AdminClient, since: datetime) -> Iterator[list[dict]]:
+        for nodes in client.paginate(self.page_query, self.resource, {"query": search_since(since)},
+                                     page_size=self.page_size):
+            yield [self.shape(node) for node in nodes]
+
+    def apply(self, session: Session, shop: str, record: dict) -> bool:
+        return self.project(session, shop, record)
+
+    def shape(self, node: dict) -> dict:
+        raise NotImplementedError
+
+    def project(self, session: Session, shop: str, record: dict) -> bool:
+        raise NotImplementedError
+
+
 def catch_up(cls: type[CatchUp]) -> type[CatchUp]:
     """Class decorator: register one instance of a `CatchUp` subclass."""
     registry.add_hook(HOOK, cls())
@@ -106,13 +139,8 @@ def reconcile(ctx: JobContext) -> Optional[str]:
     if not lock.acquire(blocking=False):
         return ctx.ignore("another catch-up of this shop is running")
     try:
-        return _run(ctx, since)
-    except ReauthorizationRequiredError as exc:
-        raise PermanentJobError(str(exc)) from None
-    except AdminApiError as exc:
-        if exc.retryable:
-            raise
-        raise PermanentJobError(str(exc)) from None
+        with admin_api_failures():
+            return _run(ctx, since)
     finally:
         with contextlib.suppress(redis.exceptions.LockError):  # expired with the job: the next run takes it again
             lock.release()

@@ -7,65 +7,50 @@ older than 60 days needs the `read_all_orders` scope to be listed (Shopify's rul
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Optional
-
 from sqlalchemy.orm import Session
 
 from shopapp.features.orders.projection import MissingOrderIdError, project_order
-from shopapp.shopify.admin_api import AdminClient
 from shopapp.shopify.payload import as_int
-from shopapp.webhooks.reconcile import CatchUp, catch_up, search_since
+from shopapp.webhooks.reconcile import GraphQLCatchUp, catch_up
 
-PAGE_SIZE = 100
-COUNT_QUERY = "query OrdersCount($query: String) { ordersCount(query: $query, limit: null) { count } }"
-PAGE_QUERY = """
-query Orders($first: Int!, $after: String, $query: String) {
-  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    nodes {
-      id name email updatedAt displayFinancialStatus displayFulfillmentStatus
-      totalPriceSet { shopMoney { amount currencyCode } }
-      customer { id }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-"""
 _FULFILLMENT = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "UNFULFILLED": None}
 
 
-def webhook_shape(node: dict) -> dict:
-    """A GraphQL Order node as the orders webhook's payload carries the same facts."""
-    money = ((node.get("totalPriceSet") or {}).get("shopMoney") or {})
-    fulfillment = node.get("displayFulfillmentStatus")
-    customer = node.get("customer") or None
-    return {
-        "id": as_int(node.get("id")),
-        "name": node.get("name"),
-        "email": node.get("email"),
-        "updated_at": node.get("updatedAt"),
-        "financial_status": (node.get("displayFinancialStatus") or "").lower() or None,
-        "fulfillment_status": _FULFILLMENT.get(fulfillment, (fulfillment or "").lower() or None),
-        "total_price": money.get("amount"),
-        "currency": money.get("currencyCode"),
-        "customer": {"id": as_int(customer.get("id"))} if customer else None,
-    }
-
-
 @catch_up
-class OrdersCatchUp(CatchUp):
+class OrdersCatchUp(GraphQLCatchUp):
     resource = "orders"
+    count_query = "query OrdersCount($query: String) { ordersCount(query: $query, limit: null) { count } }"
+    page_query = """
+    query Orders($first: Int!, $after: String, $query: String) {
+      orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+        nodes {
+          id name email updatedAt displayFinancialStatus displayFulfillmentStatus
+          totalPriceSet { shopMoney { amount currencyCode } }
+          customer { id }
+        }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    """
 
-    def count(self, client: AdminClient, since: datetime) -> Optional[int]:
-        data = client.query(COUNT_QUERY, {"query": search_since(since)})
-        return as_int((data.get("ordersCount") or {}).get("count"))
+    def shape(self, node: dict) -> dict:
+        """A GraphQL Order node as the orders webhook's payload carries the same facts."""
+        money = (node.get("totalPriceSet") or {}).get("shopMoney") or {}
+        fulfillment = node.get("displayFulfillmentStatus")
+        customer = node.get("customer") or None
+        return {
+            "id": as_int(node.get("id")),
+            "name": node.get("name"),
+            "email": node.get("email"),
+            "updated_at": node.get("updatedAt"),
+            "financial_status": (node.get("displayFinancialStatus") or "").lower() or None,
+            "fulfillment_status": _FULFILLMENT.get(fulfillment, (fulfillment or "").lower() or None),
+            "total_price": money.get("amount"),
+            "currency": money.get("currencyCode"),
+            "customer": {"id": as_int(customer.get("id"))} if customer else None,
+        }
 
-    def pages(self, client: AdminClient, since: datetime) -> Iterator[list[dict]]:
-        for nodes in client.paginate(PAGE_QUERY, "orders", {"query": search_since(since)}, page_size=PAGE_SIZE):
-            yield [webhook_shape(node) for node in nodes]
-
-    def apply(self, session: Session, shop: str, record: dict) -> bool:
+    def project(self, session: Session, shop: str, record: dict) -> bool:
         try:
             return project_order(session, shop, record, triggered_at=None).written
         except MissingOrderIdError:

@@ -4,51 +4,35 @@ A product deleted meanwhile is not listed by the API: its tombstone comes only f
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Optional
-
 from sqlalchemy.orm import Session
 
 from shopapp.features.products.projection import MissingProductIdError, project_product
-from shopapp.shopify.admin_api import AdminClient
 from shopapp.shopify.payload import as_int
-from shopapp.webhooks.reconcile import CatchUp, catch_up, search_since
-
-PAGE_SIZE = 100
-COUNT_QUERY = "query ProductsCount($query: String) { productsCount(query: $query, limit: null) { count } }"
-PAGE_QUERY = """
-query Products($first: Int!, $after: String, $query: String) {
-  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    nodes { id title status vendor productType handle totalInventory updatedAt variantsCount { count } }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-"""
-
-
-def summary(node: dict) -> dict:
-    """A GraphQL Product node as the projection's summary (the webhook's lower-case status)."""
-    return {"id": as_int(node.get("id")), "title": node.get("title"),
-            "status": (node.get("status") or "").lower() or None, "vendor": node.get("vendor"),
-            "product_type": node.get("productType"), "handle": node.get("handle"),
-            "updated_at": node.get("updatedAt"), "variants_count": (node.get("variantsCount") or {}).get("count"),
-            "total_inventory": node.get("totalInventory")}
+from shopapp.webhooks.reconcile import GraphQLCatchUp, catch_up
 
 
 @catch_up
-class ProductsCatchUp(CatchUp):
+class ProductsCatchUp(GraphQLCatchUp):
     resource = "products"
+    count_query = "query ProductsCount($query: String) { productsCount(query: $query, limit: null) { count } }"
+    page_query = """
+    query Products($first: Int!, $after: String, $query: String) {
+      products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+        nodes { id title status vendor productType handle totalInventory updatedAt variantsCount { count } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    """
 
-    def count(self, client: AdminClient, since: datetime) -> Optional[int]:
-        data = client.query(COUNT_QUERY, {"query": search_since(since)})
-        return as_int((data.get("productsCount") or {}).get("count"))
+    def shape(self, node: dict) -> dict:
+        """A GraphQL Product node as the projection's summary (the webhook's lower-case status)."""
+        return {"id": as_int(node.get("id")), "title": node.get("title"),
+                "status": (node.get("status") or "").lower() or None, "vendor": node.get("vendor"),
+                "product_type": node.get("productType"), "handle": node.get("handle"),
+                "updated_at": node.get("updatedAt"), "variants_count": (node.get("variantsCount") or {}).get("count"),
+                "total_inventory": node.get("totalInventory")}
 
-    def pages(self, client: AdminClient, since: datetime) -> Iterator[list[dict]]:
-        for nodes in client.paginate(PAGE_QUERY, "products", {"query": search_since(since)}, page_size=PAGE_SIZE):
-            yield [summary(node) for node in nodes]
-
-    def apply(self, session: Session, shop: str, record: dict) -> bool:
+    def project(self, session: Session, shop: str, record: dict) -> bool:
         try:
             return project_product(session, shop, record, triggered_at=None).written
         except MissingProductIdError:
