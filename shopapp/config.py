@@ -69,6 +69,8 @@ class Config:
     WEBHOOK_WORKER_PROCESSES: int = 1
     # Time limits of one attempt, in seconds (a kind or topic may declare its own).
     JOB_TIMEOUT_SECONDS: float = 300.0
+    # How often the workers start a reconcile (catch-up) for each installed shop; 0: never.
+    RECONCILE_INTERVAL_SECONDS: float = 21600.0
     WEBHOOK_JOB_TIMEOUT_SECONDS: float = 60.0
     QUEUE_NAME: str = "shopapp"
     # The feature packages each process loads at start-up (dotted names; a bare name is a bundled feature).
@@ -146,6 +148,7 @@ class Config:
             WEBHOOK_WORKER_PROCESSES=reader.integer("WEBHOOK_WORKER_PROCESSES", cls.WEBHOOK_WORKER_PROCESSES,
                                                     minimum=0),
             JOB_TIMEOUT_SECONDS=reader.positive("JOB_TIMEOUT_SECONDS", cls.JOB_TIMEOUT_SECONDS),
+            RECONCILE_INTERVAL_SECONDS=reader.number("RECONCILE_INTERVAL_SECONDS", cls.RECONCILE_INTERVAL_SECONDS),
             WEBHOOK_JOB_TIMEOUT_SECONDS=reader.positive("WEBHOOK_JOB_TIMEOUT_SECONDS",
                                                         cls.WEBHOOK_JOB_TIMEOUT_SECONDS),
             QUEUE_NAME=env.get("QUEUE_NAME", cls.QUEUE_NAME),

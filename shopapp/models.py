@@ -109,6 +109,19 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
 
 
+class ProjectionRow:
+    """Columns every projection row has (mixed into a feature's model): its shop, and what the stale guard
+    orders deliveries by (`shopapp.webhooks.freshness`): the applied payload's `updated_at`, the applied
+    delivery's `X-Shopify-Triggered-At`, how many deliveries were applied, and when the row last changed."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(StorableString(255))
+    source_updated_at: Mapped[Optional[datetime]]   # the payload's updated_at
+    triggered_at: Mapped[Optional[datetime]]        # X-Shopify-Triggered-At of the applied delivery
+    applied_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class JobState(str, enum.Enum):
     """The states of a job. Values are the strings on the wire and in the database."""
 
@@ -209,7 +222,8 @@ class Job(Base):
     published_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[Optional[datetime]]
+    started_at: Mapped[Optional[datetime]]           # when its first attempt started
+    attempt_started_at: Mapped[Optional[datetime]]   # when its latest attempt started
     finished_at: Mapped[Optional[datetime]]
     # The request that created it (the delivery's, or POST /api/jobs'): the worker's lines for the job carry it.
     request_id: Mapped[Optional[str]] = mapped_column(StorableString(128))
@@ -229,6 +243,30 @@ def job_dict(*, id: int, kind: str, topic: Optional[str], webhook_id: Optional[s
     return {"id": id, "kind": kind, "topic": topic, "webhook_id": webhook_id, "state": state, "progress": progress,
             "message": message, "attempts": attempts, "error": error, "created_at": format_timestamp(created_at),
             "updated_at": format_timestamp(updated_at)}
+
+
+class JobAttempt(Base):
+    """An attempt of a job that did not succeed: when it ran, how it ended and why (the page's detail view).
+
+    Written in the same transaction as the job's change (retrying, failed, handed over), so a succeeded
+    job's only attempt costs nothing here; the latest attempt is on the job row (`attempt_started_at`).
+    Deleted with its job.
+    """
+
+    __tablename__ = "job_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[Optional[datetime]]
+    ended_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(StorableString(30))   # retrying, failed, cancelled, stalled
+    error: Mapped[Optional[str]] = mapped_column(StorableText)
+
+    def to_dict(self) -> dict:
+        """The attempt as the detail view shows it (no payload, no customer data: the error's first line)."""
+        return {"attempt": self.attempt, "started_at": format_timestamp(self.started_at),
+                "ended_at": format_timestamp(self.ended_at), "outcome": self.outcome, "error": self.error}
 
 
 class ComplianceRequest(Base):

@@ -1,47 +1,38 @@
-"""Every Redis key and channel name, built in one place (never inline)."""
+"""Every Redis key and channel name, built in one place (never inline).
+
+Per-shop names are `shopapp:shop:<shop domain>:<what>`; the rest are `shopapp:<what>`.
+"""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 PREFIX = "shopapp"
 
 
-def shop_events_channel(shop: str) -> str:
-    """Pub/sub channel carrying a shop's job events."""
-    return f"{PREFIX}:shop:{shop}:events"
+def _per_shop(what: str, doc: str) -> Callable[[str], str]:
+    def name(shop: str) -> str:
+        return f"{PREFIX}:shop:{shop}:{what}"
+    name.__doc__ = doc
+    return name
+
+
+shop_events_channel = _per_shop("events", "Pub/sub channel carrying a shop's job events.")
+shop_event_log = _per_shop("eventlog", "Bounded per-shop log of recent job events, for replay with `since`.")
+shop_event_seq = _per_shop("seq", "Per-shop event sequence counter.")
+shop_job_versions = _per_shop("jobversions", "Hash job id -> last published version (publishing is idempotent).")
+shop_token_lock = _per_shop("token-lock", "Lock held while a shop's offline token is refreshed or exchanged.")
+shop_api_budget = _per_shop("api-budget", "Shared per-shop Admin API request budget.")
+shop_reconcile_lock = _per_shop("reconcile-lock", "Lock held while a shop's reconcile runs (one at a time).")
 
 
 def all_events_pattern() -> str:
     """Pattern matching every shop's events channel (one subscription per web process)."""
-    return f"{PREFIX}:shop:*:events"
-
-
-def shop_event_log(shop: str) -> str:
-    """Bounded per-shop log of recent job events, for replay with `since`."""
-    return f"{PREFIX}:shop:{shop}:eventlog"
-
-
-def shop_event_seq(shop: str) -> str:
-    """Per-shop event sequence counter."""
-    return f"{PREFIX}:shop:{shop}:seq"
-
-
-def shop_job_versions(shop: str) -> str:
-    """Hash job id -> last published version (publishing is idempotent)."""
-    return f"{PREFIX}:shop:{shop}:jobversions"
+    return shop_events_channel("*")
 
 
 def shop_control_channel() -> str:
     """Channel for control messages to every web process (e.g. close a shop's sockets on uninstall)."""
     return f"{PREFIX}:control"
-
-
-def shop_token_lock(shop: str) -> str:
-    """Lock held while a shop's offline token is refreshed or exchanged."""
-    return f"{PREFIX}:shop:{shop}:token-lock"
-
-
-def shop_api_budget(shop: str) -> str:
-    """Shared per-shop Admin API request budget."""
-    return f"{PREFIX}:shop:{shop}:api-budget"
 
 
 def oauth_state_used(nonce: str) -> str:

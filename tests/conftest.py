@@ -10,6 +10,7 @@ import itertools
 
 import pytest
 
+from shopapp.testing import SHOP
 from tests.support.features import TEST_FEATURES
 from tests.support.processes import WebServer, WorkerProcess
 
@@ -64,3 +65,13 @@ def worker_process(app_env, tmp_path, db, redis):
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def api(client, session_token):
+    """api(method, path, shop=SHOP, token=..., **kwargs): a request to the page's API with a valid session token."""
+    def call(method, path, shop=SHOP, token=None, headers=None, **kwargs):
+        headers = dict(headers or {})
+        headers.setdefault("Authorization", f"Bearer {token or session_token(shop=shop)}")
+        return client.open(path, method=method, headers=headers, **kwargs)
+    return call

@@ -3,45 +3,22 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
 
 import pytest
 
 from shopapp import redis_keys
 from shopapp.events.publisher import EventPublisher
-from shopapp.models import Job, JobState, utcnow
+from shopapp.models import Job, JobState
 from shopapp.testing import SHOP as DEFAULT_SHOP
+from tests.support.jobs import add_job, load_job
 
 OTHER_SHOP = "other-shop.myshopify.com"
 
 
-def add_job(db, shop=DEFAULT_SHOP, state="queued", kind="webhook", topic="orders/create", age=0, **fields):
-    with db.session() as session:
-        job = Job(shop_domain=shop, kind=kind, topic=topic if kind == "webhook" else None, state=state,
-                  created_at=utcnow() - timedelta(seconds=age), **fields)
-        session.add(job)
-        session.commit()
-        return job.id
-
-
-def load_job(db, job_id):
-    with db.session() as session:
-        return session.get(Job, job_id)
-
-
-@pytest.fixture
-def api(client, session_token):
-    """api(method, path, shop=..., token=..., **kwargs): a request with a valid session token."""
-    def call(method, path, shop=DEFAULT_SHOP, token=None, headers=None, **kwargs):
-        headers = dict(headers or {})
-        headers.setdefault("Authorization", f"Bearer {token or session_token(shop=shop)}")
-        return client.open(path, method=method, headers=headers, **kwargs)
-    return call
-
-
 # --- authentication -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method,path", [("GET", "/api/jobs"), ("POST", "/api/jobs"),
+@pytest.mark.parametrize("method,path", [("GET", "/api/jobs"), ("POST", "/api/jobs"), ("GET", "/api/jobs/counts"),
+                                         ("GET", "/api/jobs/1"), ("POST", "/api/jobs/retry-failed"),
                                          ("POST", "/api/jobs/1/retry"), ("POST", "/api/jobs/1/cancel")])
 @pytest.mark.parametrize("case", ["missing", "not_bearer", "expired", "forged", "other_app", "alg_none"])
 def test_every_route_refuses_a_bad_session_token_with_the_retry_header(client, session_token, method, path, case):

@@ -1,4 +1,5 @@
-"""The JSON API of the embedded page: list the shop's jobs, start a merchant job, retry, cancel.
+"""The JSON API of the embedded page: list the shop's jobs, count them by state, show one in detail, start a
+merchant job, retry one or every failed one, cancel.
 
 Every route takes the shop from the verified session token alone (`require_session_token` sets
 `g.shop`); a job of another shop answers 404, exactly like a job that does not exist.
@@ -13,7 +14,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from shopapp.admin.session import require_session_token
 from shopapp.db import get_db
 from shopapp.events import get_publisher
-from shopapp.events.snapshot import job_snapshot
+from shopapp.events.snapshot import job_counts, job_detail, job_snapshot
 from shopapp.jobs import queue
 from shopapp.jobs.errors import JobNotCancellableError, JobNotFoundError, JobNotRetryableError, UnknownJobKindError
 from shopapp.models import JobState
@@ -29,6 +30,8 @@ NOT_STARTABLE_KINDS = frozenset({"webhook"})
 STATES = tuple(s.value for s in JobState)
 # Job ids are database integers; a larger number cannot name a job (and would overflow PostgreSQL).
 MAX_JOB_ID = 2**31 - 1
+# "Retry all failed" retries at most this many jobs per call; the answer says how many are left.
+RETRY_FAILED_BATCH = 100
 
 
 class ApiInputError(Exception):
@@ -62,6 +65,36 @@ def list_jobs():
     return jsonify(snapshot)
 
 
+@bp.get("/jobs/counts")
+@require_session_token
+def count_jobs():
+    """`{"queued": n, "running": n, "retrying": n, "succeeded": n, "failed": n}` for the token's shop."""
+    with get_db().session() as session:
+        return jsonify(job_counts(session, g.shop))
+
+
+@bp.get("/jobs/<int:job_id>")
+@require_session_token
+def show_job(job_id: int):
+    """One job of this shop with its failed attempts and its delivery's ids and times (never the payload)."""
+    detail = None
+    if job_id <= MAX_JOB_ID:
+        with get_db().session() as session:
+            detail = job_detail(session, g.shop, job_id)
+    if detail is None:
+        return _error("not_found", f"no job {job_id}", 404)
+    return jsonify(detail)
+
+
+@bp.post("/jobs/retry-failed")
+@require_session_token
+def retry_failed_jobs():
+    """Put up to RETRY_FAILED_BATCH of this shop's failed jobs back on the queue → 202
+    `{"retried": n, "remaining": m, "jobs": [...]}`; clicking twice retries nothing twice."""
+    jobs, remaining = queue.retry_failed(current_app._get_current_object(), g.shop, RETRY_FAILED_BATCH)
+    return jsonify(retried=len(jobs), remaining=remaining, jobs=jobs), 202
+
+
 @bp.post("/jobs")
 @require_session_token
 def start_job():
@@ -87,27 +120,26 @@ def start_job():
 @bp.post("/jobs/<int:job_id>/retry")
 @require_session_token
 def retry_job(job_id: int):
-    """Put a failed job of this shop back on the queue → 202 with the job."""
-    try:
-        _require_job_id(job_id)
-        job = queue.retry_job(current_app._get_current_object(), g.shop, job_id)
-    except JobNotFoundError:
-        return _error("not_found", f"no job {job_id}", 404)
-    except JobNotRetryableError as exc:
-        return _error("conflict", str(exc), 409)
-    return jsonify(job), 202
+    """Put a failed job of this shop back on the queue → 202 with the job; not failed: 409."""
+    return _act_on_job(queue.retry_job, job_id)
 
 
 @bp.post("/jobs/<int:job_id>/cancel")
 @require_session_token
 def cancel_job(job_id: int):
-    """Cancel a waiting job at once, or ask a running one to stop → 202 with the job."""
+    """Cancel a waiting job at once, or ask a running one to stop → 202 with the job; finished: 409."""
+    return _act_on_job(queue.cancel_job, job_id)
+
+
+def _act_on_job(action, job_id: int):
+    """`action(app, shop, job_id)` for the token's shop: 202 with the job, 404 when it is not this shop's,
+    409 when its state does not allow the action."""
     try:
         _require_job_id(job_id)
-        job = queue.cancel_job(current_app._get_current_object(), g.shop, job_id)
+        job = action(current_app._get_current_object(), g.shop, job_id)
     except JobNotFoundError:
         return _error("not_found", f"no job {job_id}", 404)
-    except JobNotCancellableError as exc:
+    except (JobNotRetryableError, JobNotCancellableError) as exc:
         return _error("conflict", str(exc), 409)
     return jsonify(job), 202
 

@@ -11,26 +11,26 @@ def db_group() -> None:
     """Database migrations."""
 
 
+def _migrate(direction: str, revision: str) -> int:
+    from shopapp.db import migrate
+
+    getattr(migrate, direction)(Config.database_url_from_env(), revision)
+    print(f"database {direction}d to {revision}")
+    return 0
+
+
 @db_group.command("upgrade")
 @click.argument("revision", default="head")
 def upgrade_command(revision: str) -> int:
     """Apply migrations up to REVISION (default head)."""
-    from shopapp.db import migrate
-
-    migrate.upgrade(Config.database_url_from_env(), revision)
-    print(f"database upgraded to {revision}")
-    return 0
+    return _migrate("upgrade", revision)
 
 
 @db_group.command("downgrade")
 @click.argument("revision", default="base")
 def downgrade_command(revision: str) -> int:
     """Revert migrations down to REVISION (default base)."""
-    from shopapp.db import migrate
-
-    migrate.downgrade(Config.database_url_from_env(), revision)
-    print(f"database downgraded to {revision}")
-    return 0
+    return _migrate("downgrade", revision)
 
 
 def register(group: click.Group) -> None:

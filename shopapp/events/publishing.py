@@ -43,32 +43,25 @@ def publish_job(app: Flask, session: Optional[Session], job: Job) -> bool:
 def publish_jobs(app: Flask, session: Optional[Session], jobs: list[Job]) -> int:
     """`publish_job` for many committed jobs: one Redis round trip, and one transaction for the records
     (none with `session=None`). Returns how many were published (0, logged, when Redis was unreachable)."""
-    if not jobs:
+    if not jobs or publish_new(app, [(job.shop_domain, job.to_dict(), job.version) for job in jobs]) is None:
         return 0
-    try:
-        seqs = get_publisher(app).publish_many([(job.shop_domain, job.to_dict(), job.version) for job in jobs])
-    except redis.RedisError as exc:
-        log.warning("job events not published (the sweeper will try again): %s", type(exc).__name__)
-        return 0
-    published = sum(1 for seq in seqs if seq)
-    if published:
-        metrics.event_published(published)
     if session is not None:
         record_published(session, jobs)
     return len(jobs)
 
 
-def publish_new(app: Flask, events: list[tuple[str, dict, int]]) -> int:
-    """Publish committed jobs given as (shop, job dict, version) without loading or recording them
-    (ingestion: the job's next change records its published version, or the sweeper does). Returns how many
-    were published; 0, logged, when Redis could not be reached (the sweeper publishes them later)."""
+def publish_new(app: Flask, events: list[tuple[str, dict, int]]) -> Optional[int]:
+    """Publish committed jobs given as (shop, job dict, version) in one round trip, without loading or
+    recording them (ingestion: the job's next change records its published version, or the sweeper does).
+    Returns how many were new to Redis (a republished version is a no-op); None, logged, when Redis could not
+    be reached (the sweeper publishes them later)."""
     if not events:
         return 0
     try:
         seqs = get_publisher(app).publish_many(events)
     except redis.RedisError as exc:
-        log.warning("new jobs not published (the sweeper will): %s", type(exc).__name__)
-        return 0
+        log.warning("job events not published (the sweeper will): %s", type(exc).__name__)
+        return None
     published = sum(1 for seq in seqs if seq)
     if published:
         metrics.event_published(published)

@@ -1,5 +1,10 @@
-"""The exceptions of the jobs area, under one base (`JobError`)."""
+"""The exceptions of the jobs area, under one base (`JobError`), and how Shopify's failures end a job."""
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from shopapp.shopify.errors import AdminApiError, ReauthorizationRequiredError
 
 
 class JobError(Exception):
@@ -41,3 +46,18 @@ class JobNotRetryableError(JobError):
 
 class JobNotCancellableError(JobError):
     """A finished job cannot be cancelled."""
+
+
+@contextmanager
+def admin_api_failures() -> Iterator[None]:
+    """Inside a job that calls the Admin API: a refusal that retrying cannot fix (the shop needs the merchant
+    to re-authorize, a 4xx) fails the job at once with Shopify's message (PermanentJobError); a passing
+    fault whose retries ran out (429, 5xx, THROTTLED) propagates, so the job is retried with back-off."""
+    try:
+        yield
+    except ReauthorizationRequiredError as exc:
+        raise PermanentJobError(str(exc)) from None
+    except AdminApiError as exc:
+        if exc.retryable:
+            raise
+        raise PermanentJobError(str(exc)) from None

@@ -18,7 +18,7 @@ from typing import Optional
 import redis
 from flask import Flask
 from rq import Queue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shopapp import logs
 from shopapp.db import get_db
@@ -124,12 +124,22 @@ def try_enqueue(app: Flask, job_id: int, *, kind: Optional[str], version: Option
 def start_merchant_job(app: Flask, shop: str, kind: str, params: Optional[dict] = None) -> dict:
     """Create, commit and enqueue a job of `kind` for `shop`; returns the contract's job dict.
 
-    Raises UnknownJobKindError for a kind that is not registered or that only the engine starts. Works when
-    Redis is down (the job is committed and the sweeper enqueues it).
+    A kind registered `single_per_shop` that has a waiting or running job of `shop` gets that job back
+    instead of a second one. Raises UnknownJobKindError for a kind that is not registered or that only the
+    engine starts. Works when Redis is down (the job is committed and the sweeper enqueues it).
     """
-    if not registry.kind(kind).merchant:
+    registration = registry.kind(kind)
+    if not registration.merchant:
         raise UnknownJobKindError(f"job kind {kind!r} is not started by merchants")
     with get_db(app).session() as session:
+        if registration.single_per_shop:
+            active = session.scalars(select(Job).where(
+                Job.shop_domain == shop, Job.kind == kind,
+                Job.state.in_((JobState.QUEUED.value, JobState.RUNNING.value, JobState.RETRYING.value)))
+                .order_by(Job.id.desc()).limit(1)).first()
+            if active is not None:
+                return active.to_dict()
+            session.rollback()
         job = Job(shop_domain=shop, kind=kind, state=JobState.QUEUED.value, params=params or {},
                   max_attempts=app.config["JOB_MAX_ATTEMPTS"], message="queued", request_id=logs.request_id())
         session.add(job)
@@ -159,6 +169,26 @@ def retry_job(app: Flask, shop: Optional[str], job_id: int) -> dict:
         try_enqueue(app, job.id, kind=job.kind, version=job.version)
         log.info("job retry requested", extra={"shop": job.shop_domain, "job_id": job.id})
         return job.to_dict()
+
+
+def retry_failed(app: Flask, shop: str, limit: int) -> tuple[list[dict], int]:
+    """Put up to `limit` of `shop`'s failed jobs (oldest first) back on the queue; returns their job dicts
+    and how many failed jobs are left. Each retry is the conditional change of `retry_job`, so a second
+    call (a double click) retries nothing twice."""
+    with get_db(app).session() as session:
+        ids = session.scalars(select(Job.id).where(Job.shop_domain == shop, Job.state == JobState.FAILED.value)
+                              .order_by(Job.id).limit(limit)).all()
+        session.rollback()
+    retried = []
+    for job_id in ids:
+        try:
+            retried.append(retry_job(app, shop, job_id))
+        except (JobNotFoundError, JobNotRetryableError):  # retried or deleted meanwhile
+            continue
+    with get_db(app).session() as session:
+        remaining = session.scalar(select(func.count()).select_from(Job).where(
+            Job.shop_domain == shop, Job.state == JobState.FAILED.value))
+    return retried, int(remaining or 0)
 
 
 def cancel_job(app: Flask, shop: str, job_id: int) -> dict:

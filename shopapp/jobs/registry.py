@@ -56,6 +56,8 @@ class Registration:
     which a subscription's `include_fields` must keep (`python -m shopapp webhooks check`).
     `merchant`: for a kind, whether a merchant may start it (`POST /api/jobs`).
     `lane`: for a kind, the queue its jobs wait in (WEBHOOKS_LANE or MERCHANT_LANE).
+    `single_per_shop`: for a kind, at most one job of a shop is waiting or running at a time (starting
+    another returns the active one).
     """
 
     name: str
@@ -64,6 +66,7 @@ class Registration:
     ordered_by: Optional[str] = None
     merchant: bool = True
     lane: str = MERCHANT_LANE
+    single_per_shop: bool = False
 
     @property
     def module(self) -> str:
@@ -109,11 +112,12 @@ def webhook_handler(*topic_names: str, ordered_by: Optional[str] = None,
     return register
 
 
-def job_kind(name: str, *, timeout: Optional[float] = None, merchant: bool = True,
-             lane: str = MERCHANT_LANE) -> Callable[[Handler], Handler]:
+def job_kind(name: str, *, timeout: Optional[float] = None, merchant: bool = True, lane: str = MERCHANT_LANE,
+             single_per_shop: bool = False) -> Callable[[Handler], Handler]:
     """Decorator: `fn(ctx)` runs jobs of kind `name` (one handler per kind), within `timeout` seconds
     (default JOB_TIMEOUT_SECONDS). `merchant=False` for kinds only the engine starts; `lane` is the
-    queue its jobs wait in (the engine's "webhook" kind uses WEBHOOKS_LANE).
+    queue its jobs wait in (the engine's "webhook" kind uses WEBHOOKS_LANE); `single_per_shop=True` for a kind
+    of which a shop should run one job at a time (starting another returns the active one).
 
     Raises ValueError when the kind already has another handler, or for a bad `timeout` or `lane`.
     """
@@ -122,7 +126,8 @@ def job_kind(name: str, *, timeout: Optional[float] = None, merchant: bool = Tru
         raise ValueError(f"lane must be one of {', '.join(LANES)}, not {lane!r}")
 
     def register(fn: Handler) -> Handler:
-        _add(_KINDS, "job kind", Registration(name, fn, timeout=limit, merchant=merchant, lane=lane))
+        _add(_KINDS, "job kind", Registration(name, fn, timeout=limit, merchant=merchant, lane=lane,
+                                              single_per_shop=single_per_shop))
         return fn
     return register
 

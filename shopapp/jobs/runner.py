@@ -32,7 +32,7 @@ from shopapp.jobs.context import JobContext
 from shopapp.jobs.errors import JobCancelledError, JobLostError, JobTimeoutError, PermanentJobError, UnknownJobKindError
 from shopapp.jobs.heartbeat import Heartbeat
 from shopapp.jobs.queue import try_enqueue
-from shopapp.jobs.state import change_job, change_job_unrecorded
+from shopapp.jobs.state import change_job, change_job_unrecorded, record_attempt
 from shopapp.jobs.timelimit import HARD_LIMIT_GRACE_SECONDS, TimeLimit, limit_for
 from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
 
@@ -71,6 +71,7 @@ class _Attempt:
 
     def __init__(self, app: Flask, session, job: Job, me: str, published: Optional[int]):
         self.app, self.session, self.job, self.me, self.published = app, session, job, me, published
+        self.started_at = job.attempt_started_at
         # request_id: the request that created the job (the delivery, POST /api/jobs), as its web lines say.
         self.extra = {"job_id": job.id, "shop": job.shop_domain, "topic": job.topic, "webhook_id": job.webhook_id,
                       "request_id": job.request_id}
@@ -87,7 +88,8 @@ def run_job(app: Flask, job_id: int) -> Optional[str]:
             expect={"state": (JobState.QUEUED.value, JobState.RETRYING.value)},
             where=[or_(Job.run_after.is_(None), Job.run_after <= now + timedelta(seconds=DUE_SLACK_SECONDS))],
             state=JobState.RUNNING, claimed_by=me, heartbeat_at=now, attempts=Job.attempts + 1,
-            message="running", run_after=None, started_at=func.coalesce(Job.started_at, now))
+            message="running", run_after=None, started_at=func.coalesce(Job.started_at, now),
+            attempt_started_at=now)
         if job is None:
             log.debug("job not claimable (taken, finished or not due)", extra={"job_id": job_id})
             return None
@@ -166,6 +168,7 @@ def _failed_attempt(attempt: _Attempt, exc: BaseException) -> Optional[str]:
     if job.attempts >= job.max_attempts:
         return _finish(attempt, JobState.FAILED, error=error, message=f"failed after {job.attempts} attempts")
     delay = backoff_delay(app, job.attempts)
+    record_attempt(session, job.id, job.attempts, attempt.started_at, "retrying", error)
     retried = change_job(session, job.id, app=app, expect={"state": JobState.RUNNING.value, "claimed_by": attempt.me},
                          published=attempt.published, state=JobState.RETRYING, error=error, claimed_by=None,
                          heartbeat_at=None, run_after=utcnow() + timedelta(seconds=delay),
@@ -183,6 +186,9 @@ def _finish(attempt: _Attempt, state: JobState, *, message: str, error: Optional
     Raises what the database raises at the commit (the caller turns it into a failed attempt).
     """
     session, job = attempt.session, attempt.job
+    if state == JobState.FAILED:
+        record_attempt(session, job.id, job.attempts, attempt.started_at,
+                       CANCELLED if error == CANCELLED else "failed", error)
     if job.webhook_event_id:
         status = webhook_status or (WebhookStatus.FAILED if state == JobState.FAILED else WebhookStatus.PROCESSED)
         # REDACTED stays REDACTED: a compliance request may have emptied this event meanwhile.
@@ -217,7 +223,10 @@ def _give_up(app: Flask, job: Job, me: str, limit: float) -> None:
         cancelled = session.scalar(select(Job.cancel_requested).where(Job.id == job.id))
         session.rollback()
         expect = {"state": JobState.RUNNING.value, "claimed_by": me}
-        if cancelled or job.attempts >= job.max_attempts:
+        ending = cancelled or job.attempts >= job.max_attempts
+        record_attempt(session, job.id, job.attempts, job.attempt_started_at,
+                       (CANCELLED if cancelled else "failed") if ending else "retrying", error)
+        if ending:
             changed = change_job(session, job.id, app=app, expect=expect, state=JobState.FAILED, claimed_by=None,
                                  heartbeat_at=None, finished_at=utcnow(), error=CANCELLED if cancelled else error,
                                  message=CANCELLED if cancelled else f"failed after {job.attempts} attempts")

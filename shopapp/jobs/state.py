@@ -6,6 +6,7 @@ publish after commit, `published_version` recorded once it reached Redis).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Optional
 
 from flask import Flask, current_app
@@ -13,7 +14,7 @@ from sqlalchemy import ColumnElement, case, update
 from sqlalchemy.orm import Session
 
 from shopapp.events.publishing import publish_job
-from shopapp.models import Job, JobState, utcnow
+from shopapp.models import Job, JobAttempt, JobState, utcnow
 
 _COLUMNS = frozenset(c.key for c in Job.__table__.columns) - {"id", "version", "published_version"}
 
@@ -78,3 +79,10 @@ def _change(session: Session, job_id: int, app: Optional[Flask], expect: Optiona
         return None, False
     session.commit()
     return job, publish_job(app, session if record else None, job)
+
+
+def record_attempt(session: Session, job_id: int, number: int, started_at: Optional[datetime], outcome: str,
+                   error: Optional[str]) -> None:
+    """Keep an attempt that did not succeed; it is committed with the job's change that follows."""
+    session.add(JobAttempt(job_id=job_id, attempt=number, started_at=started_at, ended_at=utcnow(), outcome=outcome,
+                           error=error))

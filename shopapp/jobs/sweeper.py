@@ -24,10 +24,11 @@ from sqlalchemy import and_, or_, select, update
 from shopapp import redis_keys
 from shopapp.db import get_db
 from shopapp.events.publishing import publish_jobs
+from shopapp.jobs import registry
 from shopapp.jobs.queue import enqueue, get_queue, job_id_of
 from shopapp.jobs.registry import LANES
 from shopapp.jobs.rq_adapter import waiting_job_ids
-from shopapp.jobs.state import change_job
+from shopapp.jobs.state import change_job, record_attempt
 from shopapp.models import Job, JobState, utcnow
 from shopapp.redis_client import get_redis
 
@@ -64,14 +65,22 @@ def sweep(app: Flask, grace_seconds: float = ENQUEUE_GRACE_SECONDS) -> SweepRepo
 
 
 def sweep_with_lock(app: Flask, client: Optional[redis.Redis] = None) -> Optional[SweepReport]:
-    """`sweep` unless another process is sweeping (redis_keys.sweeper_lock()); None when skipped."""
+    """`sweep`, then the engine's periodic hooks (e.g. scheduling reconciles), unless another process is
+    sweeping (redis_keys.sweeper_lock()); None when skipped. A failing hook is logged, never raised."""
     client = client or get_redis(app)
     ttl = max(10.0, app.config["SWEEP_INTERVAL_SECONDS"] * 4)
     lock = client.lock(redis_keys.sweeper_lock(), timeout=ttl, blocking=False)
     if not lock.acquire(blocking=False):
         return None
     try:
-        return sweep(app)
+        report = sweep(app)
+        for periodic in registry.hooks("periodic"):
+            try:
+                periodic(app)
+            except Exception as exc:  # the next pass tries again; the sweep itself is done
+                log.warning("periodic task %s failed: %s", getattr(periodic, "__name__", periodic),
+                            type(exc).__name__)
+        return report
     finally:
         with contextlib.suppress(redis.exceptions.LockError):  # expired meanwhile; the next pass takes it again
             lock.release()
@@ -81,13 +90,15 @@ def _hand_over_stalled(app: Flask, session) -> int:
     cutoff = utcnow() - timedelta(seconds=app.config["JOB_STALL_SECONDS"])
     stalled = session.execute(
         select(Job.id, Job.kind, Job.claimed_by, Job.heartbeat_at, Job.attempts, Job.max_attempts,
-               Job.cancel_requested)
+               Job.cancel_requested, Job.attempt_started_at)
         .where(Job.state == JobState.RUNNING.value,
                or_(Job.heartbeat_at < cutoff, and_(Job.heartbeat_at.is_(None), Job.updated_at < cutoff)))
         .limit(BATCH)).all()
     count = 0
-    for job_id, kind, claimed_by, heartbeat_at, attempts, max_attempts, cancel_requested in stalled:
+    for job_id, kind, claimed_by, heartbeat_at, attempts, max_attempts, cancel_requested, attempt_started_at in stalled:
         expect = {"state": JobState.RUNNING.value, "claimed_by": claimed_by, "heartbeat_at": heartbeat_at}
+        record_attempt(session, job_id, attempts, attempt_started_at,
+                       "cancelled" if cancel_requested else "stalled", f"the worker stopped responding ({claimed_by})")
         if cancel_requested:  # the merchant cancelled it while it ran: it never runs again
             job = change_job(session, job_id, app=app, expect=expect, state=JobState.FAILED, claimed_by=None,
                              heartbeat_at=None, finished_at=utcnow(), error="cancelled", message="cancelled")
@@ -102,10 +113,12 @@ def _hand_over_stalled(app: Flask, session) -> int:
                              message="the worker stopped responding; handed to another worker")
             if job is not None:
                 enqueue(app, job.id, kind=kind, version=job.version)
-        if job is not None:
-            count += 1
-            log.warning("stalled job handed over (worker %s)", claimed_by, extra={"job_id": job_id,
-                                                                                  "shop": job.shop_domain})
+        if job is None:  # another sweeper or the worker itself changed it meanwhile: drop the attempt record
+            session.rollback()
+            continue
+        count += 1
+        log.warning("stalled job handed over (worker %s)", claimed_by, extra={"job_id": job_id,
+                                                                              "shop": job.shop_domain})
     return count
 
 

@@ -49,6 +49,7 @@ class AdminClient:
         self.sleep = sleep
         self.throttle_status: dict | None = None     # the last answer's extensions.cost.throttleStatus
         self.last_cost: float | None = None          # the last answer's requestedQueryCost
+        self.points_used = 0.0                       # the sum of the answers' actualQueryCost
 
     def query(self, query: str, variables: dict | None = None) -> dict:
         """Run `query`; returns its `data`. Raises AdminApiError, ReauthorizationRequiredError, TokenRequestError."""
@@ -119,6 +120,8 @@ class AdminClient:
 
     def _note_cost(self, body: Any) -> None:
         cost = (body.get("extensions") or {}).get("cost") if isinstance(body, dict) else None
+        if isinstance(cost, dict):
+            self.points_used += _number(cost.get("actualQueryCost")) or 0.0
         if isinstance(cost, dict) and isinstance(cost.get("throttleStatus"), dict):
             self.throttle_status = dict(cost["throttleStatus"], observed_at=time.monotonic())
             self.last_cost = _number(cost.get("requestedQueryCost"))

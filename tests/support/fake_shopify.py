@@ -9,7 +9,8 @@ that exactly one refresh reached it.
 - `POST /admin/oauth/access_token`: the authorization_code, token-exchange (session token, and migration of
   a non-expiring offline token) and refresh_token grants, with Shopify's JSON and error bodies
   (`invalid_subject_token`, `invalid_grant`, `invalid_client`, `invalid_request`);
-- `POST /admin/api/{version}/graphql.json`: `productsCount`, `products(first:, after:)` and `shop`, with
+- `POST /admin/api/{version}/graphql.json`: `productsCount`, `products(...)`, `ordersCount`, `orders(...)`
+  (tests/support/fake_catalog.py: cursors, `first`, the `updated_at:>` search filter) and `shop`, with
   `extensions.cost` from a per-shop leaky bucket, `THROTTLED` errors, 401 for an unknown or expired token,
   and 429 / 5xx on demand (`fail`).
 """
@@ -25,11 +26,12 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import jwt
+
+from tests.support.fake_catalog import Order, Product, listed, page, timestamp
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
@@ -48,18 +50,6 @@ class Fault:
     times: int = 1
 
 
-@dataclass
-class Product:
-    id: int
-    title: str
-    updated_at: str
-    status: str = "ACTIVE"
-    vendor: str = "Acme"
-    product_type: str = "Widget"
-    total_inventory: int = 5
-    variants: int = 1
-
-
 class FakeShopify:
     """The stand-in's state and controls. `start()` it, point SHOPIFY_ADMIN_ORIGIN at `.url`, `stop()` it."""
 
@@ -73,6 +63,7 @@ class FakeShopify:
         self.refresh_tokens: dict[str, dict] = {}   # token -> {"shop", "expires_at"}
         self.codes: dict[str, str] = {}             # authorization code -> shop
         self.products: dict[str, list[Product]] = {}
+        self.orders: dict[str, list[Order]] = {}
         self.faults: list[Fault] = []
         self.invalid_subject_shops: set[str] = set()
         self.refresh_delay = 0.0      # widen the window in which concurrent refreshes could collide
@@ -124,13 +115,21 @@ class FakeShopify:
         return code
 
     def add_products(self, shop: str, count: int) -> list[Product]:
-        base = datetime(2026, 1, 1, tzinfo=UTC)
+        """`count` more products for `shop` (ids from 1000, updated a minute apart from 2026-01-01)."""
         with self.lock:
             items = self.products.setdefault(shop, [])
             start = len(items)
             for i in range(start, start + count):
-                items.append(Product(id=1000 + i, title=f"Product {i + 1}",
-                                     updated_at=(base + timedelta(minutes=i)).isoformat().replace("+00:00", "Z")))
+                items.append(Product(id=1000 + i, title=f"Product {i + 1}", updated_at=timestamp(i)))
+            return list(items)
+
+    def add_orders(self, shop: str, count: int) -> list[Order]:
+        """`count` more orders for `shop` (ids from 5000, names from #1001, updated a minute apart)."""
+        with self.lock:
+            items = self.orders.setdefault(shop, [])
+            start = len(items)
+            for i in range(start, start + count):
+                items.append(Order(id=5000 + i, name=f"#{1001 + i}", updated_at=timestamp(i)))
             return list(items)
 
     def fail(self, kind: str, status: int, body=None, headers: dict | None = None, times: int = 1) -> None:
@@ -154,13 +153,14 @@ class FakeShopify:
 
     def set_bucket(self, shop: str, available: float, maximum: float | None = None,
                    restore_rate: float | None = None) -> None:
-        """Set the shop's query-cost bucket (to provoke THROTTLED)."""
+        """Set the shop's query-cost bucket (to provoke THROTTLED): it holds `available` points when the next
+        request arrives, however long the test took to send it, and restores from then on."""
         with self.lock:
             if maximum is not None:
                 self.max_available = maximum
             if restore_rate is not None:
                 self.restore_rate = restore_rate
-            self._buckets[shop] = (available, time.monotonic())
+            self._buckets[shop] = (available, None)
 
     def hold_products_after(self, pages: int) -> None:
         """Serve `pages` product pages, then hold further ones until `release_products()`."""
@@ -276,15 +276,16 @@ class FakeShopify:
             return 401, {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, {}
         query = body.get("query") or ""
         variables = body.get("variables") or {}
-        if "productsCount" in query:
+        if "productsCount" in query or "ordersCount" in query:
             cost, data = 1, None
-        elif re.search(r"\bproducts\s*\(", query):
+        elif re.search(r"\b(products|orders)\s*\(", query):
             cost, data = 2 + int(variables.get("first", 10)), None
         else:
             cost, data = 1, {"shop": {"name": shop.split(".")[0], "myshopifyDomain": shop}}
         with self.lock:
-            available, at = self._buckets.get(shop, (self.max_available, time.monotonic()))
             now = time.monotonic()
+            available, at = self._buckets.get(shop, (self.max_available, now))
+            at = now if at is None else at
             available = min(self.max_available, available + (now - at) * self.restore_rate)
             throttled = cost > available
             if not throttled:
@@ -300,13 +301,15 @@ class FakeShopify:
                 "extensions": {"cost": {"requestedQueryCost": cost, "actualQueryCost": None,
                                         "throttleStatus": status}}}, {}
         if data is None:
-            data = self._products_data(shop, query, variables)
+            top_field = re.search(r"\{\s*(\w+)", query).group(1)  # productsCount, products, ordersCount, orders
+            data = (self._orders_data if top_field.startswith("orders") else self._products_data)(shop, query,
+                                                                                                 variables)
         return 200, {"data": data, "extensions": {"cost": {
             "requestedQueryCost": cost, "actualQueryCost": cost, "throttleStatus": status}}}, {}
 
     def _products_data(self, shop: str, query: str, variables: dict) -> dict:
         with self.lock:
-            items = list(self.products.get(shop, []))
+            items = listed(list(self.products.get(shop, [])), variables, query)
         if "productsCount" in query:
             return {"productsCount": {"count": len(items), "precision": "EXACT"}}
         if self._hold_after is not None:
@@ -317,18 +320,14 @@ class FakeShopify:
                 self._hold_products.wait(30)
         if self.page_delay:
             time.sleep(self.page_delay)
-        first = max(1, min(250, int(variables.get("first", 10))))
-        after = variables.get("after")
-        start = int(base64.b64decode(after).decode().split(":")[1]) + 1 if after else 0
-        page = items[start:start + first]
-        nodes = [{"id": f"gid://shopify/Product/{p.id}", "title": p.title, "status": p.status,
-                  "vendor": p.vendor, "productType": p.product_type, "handle": f"product-{p.id}",
-                  "totalInventory": p.total_inventory, "updatedAt": p.updated_at,
-                  "variantsCount": {"count": p.variants, "precision": "EXACT"}} for p in page]
-        end = start + len(page) - 1
-        return {"products": {"nodes": nodes, "pageInfo": {
-            "hasNextPage": start + len(page) < len(items),
-            "endCursor": base64.b64encode(f"cursor:{end}".encode()).decode() if page else None}}}
+        return page("products", items, variables)
+
+    def _orders_data(self, shop: str, query: str, variables: dict) -> dict:
+        with self.lock:
+            items = listed(list(self.orders.get(shop, [])), variables, query)
+        if "ordersCount" in query:
+            return {"ordersCount": {"count": len(items), "precision": "EXACT"}}
+        return page("orders", items, variables)
 
 
 def _error(code: str, description: str) -> dict:

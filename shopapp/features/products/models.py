@@ -7,17 +7,15 @@ from typing import Optional
 from sqlalchemy import BigInteger, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shopapp.models import Base, StorableString, StorableText, utcnow
+from shopapp.models import Base, ProjectionRow, StorableString, StorableText
 
 
-class Product(Base):
+class Product(ProjectionRow, Base):
     """Projection of a shop's products (from products/* webhooks and the Sync products job)."""
 
     __tablename__ = "products"
     __table_args__ = (UniqueConstraint("shop_domain", "product_id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    shop_domain: Mapped[str] = mapped_column(StorableString(255))
     product_id: Mapped[int] = mapped_column(BigInteger)
     title: Mapped[Optional[str]] = mapped_column(StorableText)
     status: Mapped[Optional[str]] = mapped_column(StorableString(50))
@@ -26,8 +24,4 @@ class Product(Base):
     handle: Mapped[Optional[str]] = mapped_column(StorableString(255))
     total_inventory: Mapped[Optional[int]] = mapped_column(Integer)
     variants_count: Mapped[Optional[int]] = mapped_column(Integer)
-    source_updated_at: Mapped[Optional[datetime]]
-    triggered_at: Mapped[Optional[datetime]]
-    applied_count: Mapped[int] = mapped_column(Integer, default=0)
     synced_at: Mapped[Optional[datetime]]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

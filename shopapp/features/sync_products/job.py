@@ -15,12 +15,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shopapp import JobContext, PermanentJobError, job_kind
+from shopapp import JobContext, job_kind
 from shopapp.config import get_config
 from shopapp.features.products.models import Product
+from shopapp.jobs.errors import admin_api_failures
 from shopapp.models import utcnow
 from shopapp.shopify.admin_api import admin_client
-from shopapp.shopify.errors import AdminApiError, ReauthorizationRequiredError
 from shopapp.shopify.payload import as_int
 from shopapp.shopify.timestamps import parse_timestamp
 from shopapp.shopify.transport import shopify_http_client
@@ -45,29 +45,22 @@ def sync_products(ctx: JobContext) -> str:
     """Sync the shop's products into the Product projection, reporting "n of total"."""
     page_size = _page_size(ctx.params.get("page_size"))
     done = total = 0
-    try:
-        with shopify_http_client(get_config(ctx.app)) as http:
-            client = admin_client(ctx.app, ctx.shop, http)
+    with admin_api_failures(), shopify_http_client(get_config(ctx.app)) as http:
+        client = admin_client(ctx.app, ctx.shop, http)
+        _checkpoint(ctx)
+        total = int(((client.query(PRODUCTS_COUNT_QUERY).get("productsCount") or {}).get("count")) or 0)
+        ctx.report(0, total or None, f"0 of {total} products")
+        pages = client.paginate(PRODUCTS_QUERY, "products", page_size=page_size)
+        while True:
             _checkpoint(ctx)
-            total = int(((client.query(PRODUCTS_COUNT_QUERY).get("productsCount") or {}).get("count")) or 0)
-            ctx.report(0, total or None, f"0 of {total} products")
-            pages = client.paginate(PRODUCTS_QUERY, "products", page_size=page_size)
-            while True:
-                _checkpoint(ctx)
-                nodes = next(pages, None)
-                if nodes is None:
-                    break
-                ctx.check_cancelled()  # also after the fetch: a cancel during a slow page stores nothing more
-                upsert_products(ctx.session, ctx.shop, nodes, utcnow())
-                done += len(nodes)
-                total = max(total, done)  # products created during the sync
-                ctx.report(done, total, f"{done} of {total} products")
-    except ReauthorizationRequiredError as exc:
-        raise PermanentJobError(str(exc)) from None
-    except AdminApiError as exc:
-        if exc.retryable:
-            raise
-        raise PermanentJobError(str(exc)) from None
+            nodes = next(pages, None)
+            if nodes is None:
+                break
+            ctx.check_cancelled()  # also after the fetch: a cancel during a slow page stores nothing more
+            upsert_products(ctx.session, ctx.shop, nodes, utcnow())
+            done += len(nodes)
+            total = max(total, done)  # products created during the sync
+            ctx.report(done, total, f"{done} of {total} products")
     return f"Synced {done} of {total} products"
 
 
