@@ -78,10 +78,10 @@ def post_worker_init(worker):
     import signal
     import threading
 
-    # logconfig_dict turns gunicorn's access log on, which builds every request's log atoms (environ and
-    # headers) even when nothing writes them: the app logs its own request line, so leave it off unless
-    # `accesslog` asks for it.
-    worker.log._access_log_enabled = bool(worker.cfg.accesslog)
+    # Responses in one send, and no access-log work unless `accesslog` asks for it (shopapp/gunicorn_seam.py).
+    from shopapp import gunicorn_seam
+
+    gunicorn_seam.install(worker)
 
     # The app's own objects live as long as the worker: keep them out of every full collection, whose
     # pause (tens of ms per 100,000 objects) every socket of the worker waits through.
