@@ -6,6 +6,7 @@ import json
 from sqlalchemy import select
 
 from shopapp.features.orders.models import Order
+from shopapp.jobs.sweeper import sweep
 from shopapp.models import Job, WebhookEvent
 
 
@@ -35,6 +36,11 @@ def test_every_state_change_is_published_after_commit(client, signed_webhook, db
     log = [json.loads(m) for m in redis.zrange(f"shopapp:shop:{hook.shop}:eventlog", 0, -1)]
     assert [e["job"]["state"] for e in log] == ["queued", "running", "succeeded"]
     assert [e["seq"] for e in log] == list(range(log[0]["seq"], log[0]["seq"] + 3))
+    job = _job(db)
+    assert job.published_version == job.version - 1  # the last publish is recorded later, in the sweeper's batch
+    with rq_worker.app.app_context():
+        assert sweep(rq_worker.app, grace_seconds=0).republished == 1
+    assert redis.zcard(f"shopapp:shop:{hook.shop}:eventlog") == 3  # republishing what got there is a no-op
     job = _job(db)
     assert job.published_version == job.version
 

@@ -32,7 +32,7 @@ from shopapp.jobs.context import JobContext
 from shopapp.jobs.errors import JobCancelledError, JobLostError, JobTimeoutError, PermanentJobError, UnknownJobKindError
 from shopapp.jobs.heartbeat import Heartbeat
 from shopapp.jobs.queue import try_enqueue
-from shopapp.jobs.state import change_job, change_job_unrecorded, record_attempt
+from shopapp.jobs.state import change_job, change_job_published, record_attempt
 from shopapp.jobs.timelimit import HARD_LIMIT_GRACE_SECONDS, TimeLimit, limit_for
 from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
 
@@ -83,7 +83,7 @@ def run_job(app: Flask, job_id: int) -> Optional[str]:
     with get_db(app).session() as session:
         now = utcnow()
         # The `running` event is published at once; its published_version record rides on the finish.
-        job, published = change_job_unrecorded(
+        job, published = change_job_published(
             session, job_id, app=app,
             expect={"state": (JobState.QUEUED.value, JobState.RETRYING.value)},
             where=[or_(Job.run_after.is_(None), Job.run_after <= now + timedelta(seconds=DUE_SLACK_SECONDS))],

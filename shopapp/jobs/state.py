@@ -1,7 +1,8 @@
 """The one way a job's state changes: `change_job` updates the row, commits, then publishes the change.
 
 Every change bumps `Job.version`; after the commit the job is published (`shopapp.events.publishing`:
-publish after commit, `published_version` recorded once it reached Redis).
+publish after commit). `published_version` is recorded lazily: by the job's next change, or by the sweeper
+in batches (a commit per change would cost more than the change itself).
 """
 from __future__ import annotations
 
@@ -29,30 +30,33 @@ def change_job(session: Session, job_id: int, *, app: Optional[Flask] = None,
     and `JobState` members. Whatever else is pending in `session` is committed in the same transaction
     (a handler's effect and its job's success are one commit). Returns the updated Job, or None when no
     row matched (nothing is committed then; the caller decides whether to roll back its session).
-    `published`: an earlier version of this job that reached Redis but was not recorded yet (see
-    `change_job_unrecorded`); its record rides on this transaction.
+
+    The publish is not recorded by a transaction of its own (that would be a commit more per change):
+    `published` is an earlier version of this job that reached Redis, whose record rides on this change's
+    UPDATE (see `change_job_published`); the sweeper records the rest, in batches.
     """
-    job, _ = _change(session, job_id, app, expect, where, published, fields, record=True)
+    job, _ = change_job_published(session, job_id, app=app, expect=expect, where=where, published=published,
+                                  **fields)
     return job
 
 
-def change_job_unrecorded(session: Session, job_id: int, *, app: Optional[Flask] = None,
-                          expect: Optional[dict[str, Any]] = None, where: Iterable[ColumnElement] = (),
-                          **fields: Any) -> tuple[Optional[Job], bool]:
-    """`change_job` without the transaction that records `published_version`; returns (job, published).
+def change_job_published(session: Session, job_id: int, *, app: Optional[Flask] = None,
+                         expect: Optional[dict[str, Any]] = None, where: Iterable[ColumnElement] = (),
+                         published: Optional[int] = None, **fields: Any) -> tuple[Optional[Job], bool]:
+    """`change_job`, also saying whether the change reached Redis: (job, published).
 
     For a change the caller follows with another change of the same job soon (the worker's claim, then its
     finish): pass `published=job.version` to that next change when `published` is True, and the record
     rides on it. Until then published_version trails, as after a Redis failure: if this process dies
     first, the sweeper republishes the job's current state (idempotent per (job, version)), so nothing is
-    lost; it only costs one commit less per job.
+    lost.
     """
-    return _change(session, job_id, app, expect, where, None, fields, record=False)
+    return _change(session, job_id, app, expect, where, published, fields)
 
 
 def _change(session: Session, job_id: int, app: Optional[Flask], expect: Optional[dict[str, Any]],
-            where: Iterable[ColumnElement], published: Optional[int], fields: dict[str, Any],
-            record: bool) -> tuple[Optional[Job], bool]:
+            where: Iterable[ColumnElement], published: Optional[int],
+            fields: dict[str, Any]) -> tuple[Optional[Job], bool]:
     app = app or current_app._get_current_object()
     unknown = set(fields) - _COLUMNS
     if unknown:
@@ -78,7 +82,7 @@ def _change(session: Session, job_id: int, app: Optional[Flask], expect: Optiona
     if job is None:
         return None, False
     session.commit()
-    return job, publish_job(app, session if record else None, job)
+    return job, publish_job(app, None, job)
 
 
 def record_attempt(session: Session, job_id: int, number: int, started_at: Optional[datetime], outcome: str,

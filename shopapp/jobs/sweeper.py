@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Optional
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 # A job changed this recently may still be on its way to the queue (enqueue follows the commit).
 ENQUEUE_GRACE_SECONDS = 1.0
 BATCH = 500
+# How long one pass may spend recording published changes (the next pass goes on).
+REPUBLISH_BUDGET_SECONDS = 2.0
 
 
 @dataclass
@@ -153,8 +156,16 @@ def _ids_on_queue(app: Flask) -> set[int]:
 
 
 def _republish(app: Flask, session, grace_seconds: float) -> int:
+    """Publish again (a no-op in Redis for what got there) and record every change whose publish is not
+    recorded yet: after an outage, and the last change of every job (its publish is recorded only here).
+    BATCH jobs per round trip and transaction, until none is left or REPUBLISH_BUDGET_SECONDS have passed."""
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
-    jobs = session.scalars(select(Job).where(Job.published_version < Job.version, Job.updated_at <= cutoff)
-                           .order_by(Job.id).limit(BATCH)).all()
-    # One round trip and one commit for the lot: after a backlog or an outage there can be hundreds.
-    return publish_jobs(app, session, list(jobs))
+    deadline = time.monotonic() + REPUBLISH_BUDGET_SECONDS
+    total = 0
+    while True:
+        jobs = session.scalars(select(Job).where(Job.published_version < Job.version, Job.updated_at <= cutoff)
+                               .order_by(Job.id).limit(BATCH)).all()
+        done = publish_jobs(app, session, list(jobs))
+        total += done
+        if done < BATCH or time.monotonic() > deadline:
+            return total
