@@ -14,7 +14,8 @@ from shopapp.testing import SHOP
 from tests.support.features import TEST_FEATURES
 from tests.support.processes import WebServer, WorkerProcess
 
-pytest_plugins = ["shopapp.testing.plugin"]
+# The dashboard's browser fixtures (browser, stack, open_dashboard) live in tests/support/dashboard.py.
+pytest_plugins = ["shopapp.testing.plugin", "tests.support.dashboard"]
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import subprocess
 import sys
 
 import pytest
-import requests
 
 from shopapp.config import DEV_SHOP
 from shopapp.events.publisher import EventPublisher
-from shopapp.testing import API_KEY, API_SECRET, build_session_token, build_webhook, wait_until
-from tests.support.browser import PageLog, chromium_path, launch_chromium, page_pause
+from shopapp.testing import API_KEY, API_SECRET, build_session_token, wait_until
+from tests.support.browser import chromium_path, page_pause
+from tests.support.dashboard import CONTRAST_AUDIT, DEV_ENV, SENTINEL, row, send_webhook, watch_csp
 
 CHROMIUM = chromium_path()
 if CHROMIUM is None:
@@ -24,71 +24,6 @@ if CHROMIUM is None:
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-TIMEOUT_MS = 20_000
-DEV_ENV = {"SHOPAPP_DEV": "1"}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium(CHROMIUM) as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def start_stack(web_server, worker_process):
-    """start_stack(env=None) -> a dev-mode gunicorn, with an RQ worker, on the test database and Redis."""
-    def start(env: dict | None = None):
-        env = dict(DEV_ENV, **(env or {}))
-        server = web_server(env=env)
-        worker_process(env=env)
-        return server
-    return start
-
-
-@pytest.fixture
-def stack(start_stack):
-    return start_stack()
-
-
-@pytest.fixture
-def open_dashboard(browser, request, web_server, worker_process):
-    """open_dashboard(width=1280, server=stack) -> (page, log): the dashboard, connected live.
-
-    Depends on the process fixtures so that its pages close before the servers stop (a server with no
-    open sockets stops at once)."""
-    contexts = []
-
-    def open_(width: int = 1280, height: int = 800, server=None, before_load=None):
-        server = server or request.getfixturevalue("stack")
-        context = browser.new_context(viewport={"width": width, "height": height})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        log = PageLog().attach(page)
-        if before_load:
-            before_load(page)
-        page.goto(server.url + "/")
-        page.wait_for_selector("#connection[data-status=live]")
-        page.wait_for_selector("#jobs-region[aria-busy=false]")
-        # Marks this document: if the page ever reloaded, the mark would be gone.
-        page.evaluate("window.__sameDocument = true")
-        return page, log
-    yield open_
-    for context in contexts:
-        context.close()
-
-
-def send_webhook(server, topic="orders/create", payload=None, shop=DEV_SHOP) -> str:
-    hook = build_webhook(topic, API_SECRET, shop=shop, payload=payload)
-    response = requests.post(server.url + "/webhooks", data=hook.body, headers=hook.headers, timeout=10)
-    assert response.status_code == 200, response.text
-    return hook.webhook_id
-
-
-def row(page, webhook_id: str, state: str | None = None) -> str:
-    selector = f'#jobs-body tr[data-webhook-id="{webhook_id}"]'
-    return selector + (f'[data-state="{state}"]' if state else "")
-
 
 def test_dashboard_loads_without_console_errors(open_dashboard):
     page, log = open_dashboard()
@@ -96,22 +31,6 @@ def test_dashboard_loads_without_console_errors(open_dashboard):
     assert "python -m shopapp webhook trigger orders/create" in page.inner_text("#jobs-empty")
     assert "id_token" not in page.url  # kept out of the address bar and history
     assert log.errors == []
-
-
-# Reports every Content-Security-Policy violation of every document the page loads (the bounce page too) to
-# the test, through a binding the init script calls.
-REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", event => window.__cspViolation(
-  `${event.effectiveDirective} blocked ${event.blockedURI || "inline"} in ${location.pathname}`));"""
-# An image the policy refuses: reported after anything blocked before it, so once its report is in, all are.
-SENTINEL = "https://sentinel.invalid/after-everything.png"
-
-
-def watch_csp(violations: list):
-    """A `before_load` for open_dashboard that collects CSP violations into `violations`."""
-    def watch(page):
-        page.expose_function("__cspViolation", lambda report: violations.append(report))
-        page.add_init_script(REPORT_CSP_VIOLATIONS)
-    return watch
 
 
 def test_the_dev_page_works_under_its_content_security_policy_without_a_violation(open_dashboard, stack):
@@ -252,16 +171,19 @@ def test_controls_have_names_and_roles_and_are_reachable_by_keyboard(open_dashbo
     page.wait_for_selector(row(page, webhook_id, "failed"))
     assert page.get_by_role("heading", name="Jobs", level=1).is_visible()
     assert page.get_by_role("button", name="Sync products").is_visible()
+    assert page.get_by_role("button", name="Catch up now").is_visible()
+    assert page.get_by_role("button", name="Retry all failed").is_visible()
     assert page.get_by_role("combobox", name="Show").is_visible()
     assert page.get_by_role("status").filter(has_text="Live").is_visible()
     assert page.get_by_role("table").get_by_role("row").count() == 2  # header + one job
-    assert page.get_by_role("button", name=f"Retry job {int(page.get_attribute(row(page, webhook_id), 'data-job-id'))}"
-                            " (orders/create)").is_visible()
+    job_id = int(page.get_attribute(row(page, webhook_id), "data-job-id"))
+    assert page.get_by_role("button", name=f"Details of job {job_id} (orders/create)").is_visible()
+    assert page.get_by_role("button", name=f"Retry job {job_id} (orders/create)").is_visible()
     focused = []
-    for _ in range(3):
+    for _ in range(6):
         page.keyboard.press("Tab")
         focused.append(page.evaluate("document.activeElement.id || document.activeElement.dataset.action"))
-    assert focused == ["sync-products", "state-filter", "retry"]
+    assert focused == ["sync-products", "catch-up", "retry-failed", "state-filter", "details", "retry"]
 
 
 def test_text_meets_wcag_aa_contrast(open_dashboard, stack):
@@ -271,37 +193,9 @@ def test_text_meets_wcag_aa_contrast(open_dashboard, stack):
     page.wait_for_selector('#jobs-body tr[data-state="failed"]')
     page.wait_for_selector('#jobs-body tr[data-state="succeeded"]')
     audit = page.evaluate(CONTRAST_AUDIT, "h1, h2, th, td, .badge, .subdued, .job-error, .button, label, "
-                                          "#connection-text, select")
+                                          "#connection-text, select, #failed-count, .button-link")
     assert audit["checked"] > 20
     assert audit["low"] == []
-
-
-# Contrast of each element's text against the first opaque background behind it (WCAG 2.x formula).
-CONTRAST_AUDIT = """selector => {
-  const rgb = value => (value.match(/[\\d.]+/g) || []).map(Number);
-  const lum = ([r, g, b]) => {
-    const c = [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
-    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
-  };
-  const background = el => {
-    for (; el; el = el.parentElement) {
-      const c = rgb(getComputedStyle(el).backgroundColor);
-      if (c.length === 3 || c[3] === 1) return c.slice(0, 3);
-    }
-    return [255, 255, 255];
-  };
-  const low = [];
-  let checked = 0;
-  for (const el of document.querySelectorAll(selector)) {
-    if (!el.offsetParent || !el.textContent.trim()) continue;
-    const fg = lum(rgb(getComputedStyle(el).color).slice(0, 3)), bg = lum(background(el));
-    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-    checked += 1;
-    const label = `${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}"`;
-    if (!(ratio >= 4.5)) low.push(`${label}: ${ratio.toFixed(2)}`);
-  }
-  return {checked, low};
-}"""
 
 
 def test_dashboard_is_usable_at_phone_width(open_dashboard, stack, artifacts_dir):
@@ -340,7 +234,8 @@ def test_sync_products_shows_progress_and_can_be_cancelled(open_dashboard, start
     install_shop(db, fake_shopify, DEV_SHOP)  # (`app` configured the encryption of tokens at rest)
     fake_shopify.add_products(DEV_SHOP, 100)
     fake_shopify.hold_products_after(1)  # the sync stops after its first page, mid-way, until released
-    server = start_stack(env={"SHOPIFY_ADMIN_ORIGIN": fake_shopify.url})
+    # No scheduled catch-up of the newly installed shop: its product pages would count against the hold.
+    server = start_stack(env={"SHOPIFY_ADMIN_ORIGIN": fake_shopify.url, "RECONCILE_INTERVAL_SECONDS": "0"})
     page, log = open_dashboard(server=server)
     ok = send_webhook(server)
     bad = send_webhook(server, payload={"note": "no order id"})

@@ -53,3 +53,9 @@ export const listJobs = (state, limit = 50) => {
 export const startJob = (kind) => apiFetch("/api/jobs", { method: "POST", body: { kind } });
 export const retryJob = (id) => apiFetch(`/api/jobs/${encodeURIComponent(id)}/retry`, { method: "POST" });
 export const cancelJob = (id) => apiFetch(`/api/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+/** `{queued, running, retrying, succeeded, failed}`: how many of the shop's jobs are in each state. */
+export const countJobs = () => apiFetch("/api/jobs/counts");
+/** One job with its failed attempts and its delivery's ids and times (never the payload). */
+export const jobDetail = (id) => apiFetch(`/api/jobs/${encodeURIComponent(id)}`);
+/** Retry up to 100 failed jobs: `{retried, remaining, jobs}`. */
+export const retryFailedJobs = () => apiFetch("/api/jobs/retry-failed", { method: "POST" });

@@ -1,16 +1,18 @@
 // The jobs dashboard: renders the shop's jobs, keeps them live over /ws/jobs, and offers the actions.
-import { cancelJob, listJobs, retryJob, startJob } from "./api.js";
+import { cancelJob, countJobs, jobDetail, listJobs, retryFailedJobs, retryJob, startJob } from "./api.js";
+import { STATE_LABELS, ageText, jobTitle } from "./dom.js";
+import { FailedJobs } from "./failed-jobs.js";
+import { JobDetail } from "./job-detail.js";
+import { fillRow } from "./job-row.js";
 import { JobsSocket } from "./jobs-socket.js";
-import { ACTIVE_STATES, JobsStore } from "./jobs-store.js";
+import { JobsStore } from "./jobs-store.js";
 import { getToken, shopFromToken } from "./session.js";
 
-const STATE_LABELS = {
-  queued: "Queued", running: "Running", retrying: "Retrying", succeeded: "Succeeded", failed: "Failed",
+// What the toast and an error say for each kind a page button starts (`data-start-kind` in the template).
+const STARTED = {
+  sync_products: { toast: "Product sync started", what: "the product sync" },
+  reconcile: { toast: "Catch-up started", what: "the catch-up" },
 };
-// Polaris badge tones (used when Polaris web components are loaded).
-const STATE_TONES = { queued: "info", running: "info", retrying: "warning", succeeded: "success", failed: "critical" };
-// Kinds a merchant can cancel while they run (webhook jobs are short and Shopify-driven).
-const CANCELLABLE_KINDS = new Set(["sync_products"]);
 const AGE_REFRESH_MS = 15000;
 
 const $ = (id) => document.getElementById(id);
@@ -26,7 +28,7 @@ class Dashboard {
     this.el = {
       body: $("jobs-body"), table: $("jobs-table"), region: $("jobs-region"), loading: $("jobs-loading"),
       empty: $("jobs-empty"), emptyText: $("jobs-empty-text"), showAll: $("show-all"),
-      filter: $("state-filter"), sync: $("sync-products"), connection: $("connection"),
+      filter: $("state-filter"), connection: $("connection"),
       connectionText: $("connection-text"), reconnectNow: $("reconnect-now"), notice: $("notice"),
       noticeText: $("notice-text"), announcer: $("announcer"),
     };
@@ -35,10 +37,23 @@ class Dashboard {
   start() {
     this.el.filter.addEventListener("change", () => this.setFilter(this.el.filter.value));
     this.el.showAll.addEventListener("click", () => this.setFilter(""));
-    this.el.sync.addEventListener("click", () => this.startSync());
+    for (const button of document.querySelectorAll("button[data-start-kind]")) {
+      button.addEventListener("click", () => this.startKind(button));
+    }
     this.el.reconnectNow.addEventListener("click", () => this.socket.reconnectNow());
     $("notice-dismiss").addEventListener("click", () => this.hideNotice());
     this.el.body.addEventListener("click", (event) => this.onRowAction(event));
+    const currentShop = () => this.shop;
+    this.failed = new FailedJobs({
+      countEl: $("failed-count"), button: $("retry-failed"), status: $("retry-failed-status"), countJobs,
+      retryFailedJobs, currentShop, onRetried: (jobs) => this.mergeJobs(jobs),
+    });
+    this.failed.start();
+    this.detail = new JobDetail({
+      dialog: $("job-detail"), title: $("job-detail-title"), body: $("job-detail-body"),
+      closeButton: $("job-detail-close"), jobDetail, currentShop, returnFocus: (id) => this.focusDetails(id),
+    });
+    this.detail.start();
     const wsUrl = `${window.location.protocol === "https:" ? "wss:" : "ws:"}//${window.location.host}/ws/jobs`;
     this.socket = new JobsSocket({
       url: wsUrl,
@@ -66,6 +81,8 @@ class Dashboard {
     delete this.root.dataset.seq;
     this.store.clear();
     this.loaded = false;
+    this.detail.close();
+    this.failed.reset();
     this.render();
   }
 
@@ -74,6 +91,7 @@ class Dashboard {
     this.store.replaceAll(jobs);
     this.loaded = true;
     this.render();
+    this.failed.refresh(); // the snapshot may follow missed events: count again
     if (this.filter) this.loadFiltered(this.filter);
   }
 
@@ -81,17 +99,23 @@ class Dashboard {
     this.root.dataset.seq = String(seq);
     const previous = this.store.applyEvent(job);
     this.renderJob(job);
+    this.failed.jobChanged(previous, job);
+    this.detail.jobChanged(job);
     if (!previous || previous.state !== job.state) this.announce(job);
+  }
+
+  /** Jobs from an API answer: shown unless the page already holds a newer state of them. */
+  mergeJobs(jobs) {
+    let changed = false;
+    for (const job of jobs) changed = this.store.merge(job) || changed;
+    if (changed) this.render();
   }
 
   async loadFiltered(state) {
     // The snapshot holds the latest jobs; older jobs in this state come from the API.
     try {
       const { shop, data } = await listJobs(state);
-      if (shop !== this.shop) return;
-      let changed = false;
-      for (const job of data.jobs) changed = this.store.merge(job) || changed;
-      if (changed) this.render();
+      if (shop === this.shop) this.mergeJobs(data.jobs);
     } catch (error) {
       this.showNotice(`Could not load ${state} jobs: ${error.detail || error.message}`);
     }
@@ -106,16 +130,16 @@ class Dashboard {
     if (state && this.loaded) this.loadFiltered(state);
   }
 
-  async startSync() {
-    const button = this.el.sync;
+  async startKind(button) {
+    const kind = button.dataset.startKind;
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
     try {
-      const { shop, data } = await startJob("sync_products");
+      const { shop, data } = await startJob(kind);
       if (shop === this.shop && this.store.merge(data)) this.renderJob(data);
-      this.toast("Product sync started");
+      this.toast(STARTED[kind].toast);
     } catch (error) {
-      this.showNotice(`Could not start the product sync: ${error.detail}`);
+      this.showNotice(`Could not start ${STARTED[kind].what}: ${error.detail}`);
     } finally {
       button.disabled = false;
       button.removeAttribute("aria-busy");
@@ -127,6 +151,10 @@ class Dashboard {
     if (!button) return;
     const id = Number(button.closest("tr").dataset.jobId);
     const action = button.dataset.action;
+    if (action === "details") {
+      this.detail.open(id, this.store.get(id));
+      return;
+    }
     button.disabled = true;
     try {
       const { shop, data } = await (action === "retry" ? retryJob(id) : cancelJob(id));
@@ -151,7 +179,7 @@ class Dashboard {
         ? "shopapp is not installed on this shop any more."
         : this.filter
         ? `No ${STATE_LABELS[this.filter].toLowerCase()} jobs right now.`
-        : "No jobs yet. Jobs appear here as soon as Shopify sends a webhook, or when you start one with “Sync products”.";
+        : "No jobs yet. Jobs appear here as soon as Shopify sends a webhook, or when you start one with “Sync products” or “Catch up now”.";
       this.el.showAll.hidden = !this.filter;
       const devHint = $("jobs-empty-dev");
       if (devHint) devHint.hidden = Boolean(this.filter);
@@ -167,7 +195,7 @@ class Dashboard {
         row.setAttribute("role", "row");
         row.dataset.jobId = String(job.id);
       }
-      this.fillRow(row, job);
+      fillRow(row, job);
       if (row === cursor) cursor = cursor.nextElementSibling;
       else this.el.body.insertBefore(row, cursor);
     }
@@ -176,7 +204,7 @@ class Dashboard {
   renderJob(job) {
     const row = this.rowOf(job.id);
     const visible = !this.filter || job.state === this.filter;
-    if (row && visible) this.fillRow(row, job);
+    if (row && visible) fillRow(row, job);
     else this.render();
   }
 
@@ -184,29 +212,11 @@ class Dashboard {
     return this.el.body.querySelector(`tr[data-job-id="${CSS.escape(String(id))}"]`);
   }
 
-  fillRow(row, job) {
-    row.dataset.state = job.state;
-    if (job.webhook_id) row.dataset.webhookId = job.webhook_id;
-    const title = job.topic || job.kind.replace(/_/g, " ");
-    const origin = job.kind === "webhook" ? "webhook" : "started from the app";
-    const details = job.state === "failed" && job.error ? job.error : job.message || "";
-    const focused = row.contains(document.activeElement) ? document.activeElement.dataset.action : null;
-    row.replaceChildren(
-      cell("Job", [group(text("span", "job-title", title), text("span", "subdued job-id", `#${job.id} · ${origin}`))]),
-      cell("State", [badge(job.state)]),
-      cell("Progress", [progress(job, title)]),
-      cell("Attempts", [document.createTextNode(String(job.attempts))]),
-      cell("Age", [age(job.created_at)]),
-      cell("Details", [details
-        ? text("span", job.state === "failed" ? "job-error" : "job-message", details)
-        : text("span", "subdued", "—")]),
-      cell("Actions", actions(job, title), "actions"),
-    );
-    // Rebuilding the row must not throw keyboard focus back to the top of the page.
-    if (focused) {
-      const again = row.querySelector(`button[data-action="${focused}"]`);
-      if (again) again.focus();
-    }
+  /** Focus back on a job's details control after its detail view closed (the list, if the row is gone). */
+  focusDetails(id) {
+    const row = this.rowOf(id);
+    const control = row && row.querySelector('button[data-action="details"]');
+    (control || $("jobs-heading")).focus();
   }
 
   refreshAges() {
@@ -251,7 +261,7 @@ class Dashboard {
 
   announce(job) {
     if (!["succeeded", "failed", "retrying"].includes(job.state)) return;
-    this.announcements.push(`Job ${job.id}, ${job.topic || job.kind}: ${STATE_LABELS[job.state].toLowerCase()}.`);
+    this.announcements.push(`Job ${job.id}, ${jobTitle(job)}: ${STATE_LABELS[job.state].toLowerCase()}.`);
     clearTimeout(this.announceTimer);
     // Batch bursts so a screen reader hears one sentence, not fifty.
     this.announceTimer = setTimeout(() => {
@@ -259,89 +269,6 @@ class Dashboard {
       this.el.announcer.textContent = items.length > 3 ? `${items.length} jobs changed state.` : items.join(" ");
     }, 500);
   }
-}
-
-// --- small DOM builders -------------------------------------------------------------------------
-
-function text(tag, className, content) {
-  const el = document.createElement(tag);
-  el.className = className;
-  el.textContent = content;
-  return el;
-}
-
-function group(...children) {
-  const el = document.createElement("div");
-  el.append(...children);
-  return el;
-}
-
-function cell(label, children, className = "") {
-  const td = document.createElement("td");
-  td.setAttribute("role", "cell");
-  td.dataset.label = label;
-  if (className) td.className = className;
-  td.append(...children);
-  return td;
-}
-
-function badge(state) {
-  // Polaris' <s-badge> when Polaris web components are loaded; a styled span otherwise (dev mode).
-  const polaris = window.customElements && window.customElements.get("s-badge");
-  const el = document.createElement(polaris ? "s-badge" : "span");
-  if (polaris) el.setAttribute("tone", STATE_TONES[state] || "neutral");
-  // Polaris draws its own badge; the `badge` classes are the look without it.
-  el.className = polaris ? "state-badge" : `badge badge-${state}`;
-  el.textContent = STATE_LABELS[state] || state;
-  return el;
-}
-
-function progress(job, title) {
-  if (job.state !== "running") return text("span", "subdued", ACTIVE_STATES.has(job.state) ? "waiting" : "—");
-  const bar = document.createElement("progress");
-  bar.max = 100;
-  bar.value = Math.max(0, Math.min(100, job.progress || 0));
-  bar.setAttribute("aria-label", `Progress of job ${job.id} (${title})`);
-  const wrap = document.createElement("span");
-  wrap.className = "progress";
-  wrap.append(bar, text("span", "progress-value", `${bar.value}%`));
-  return wrap;
-}
-
-function age(iso) {
-  const el = document.createElement("time");
-  el.dateTime = iso;
-  el.title = new Date(iso).toLocaleString();
-  el.textContent = ageText(iso);
-  return el;
-}
-
-function ageText(iso) {
-  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (seconds < 10) return "just now";
-  if (seconds < 60) return `${seconds} s ago`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
-  return `${Math.floor(seconds / 86400)} d ago`;
-}
-
-function actions(job, title) {
-  const buttons = [];
-  if (job.state === "failed") buttons.push(actionButton("retry", "Retry", `Retry job ${job.id} (${title})`));
-  if (CANCELLABLE_KINDS.has(job.kind) && ACTIVE_STATES.has(job.state)) {
-    buttons.push(actionButton("cancel", "Cancel", `Cancel job ${job.id} (${title})`));
-  }
-  return buttons;
-}
-
-function actionButton(action, label, ariaLabel) {
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "button";
-  button.dataset.action = action;
-  button.textContent = label;
-  button.setAttribute("aria-label", ariaLabel);
-  return button;
 }
 
 // The admin hands the first token over in the URL; keep it out of the address bar, history and any

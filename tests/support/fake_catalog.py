@@ -52,9 +52,10 @@ class Order:
                 "customer": {"id": f"gid://shopify/Customer/{self.customer_id}"} if self.customer_id else None}
 
 
-def timestamp(minutes: int) -> str:
-    """An `updatedAt` a number of minutes after 2026-01-01 (Shopify's ISO 8601 with Z)."""
-    return (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+def timestamp(minutes: int, since: datetime | None = None) -> str:
+    """An `updatedAt` a number of minutes after `since` (default 2026-01-01), in Shopify's ISO 8601 with Z."""
+    at = (since or datetime(2026, 1, 1, tzinfo=UTC)) + timedelta(minutes=minutes)
+    return at.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def listed(items: list, variables: dict, query: str) -> list:

@@ -26,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlparse
 
@@ -114,22 +115,24 @@ class FakeShopify:
             self.codes[code] = shop
         return code
 
-    def add_products(self, shop: str, count: int) -> list[Product]:
-        """`count` more products for `shop` (ids from 1000, updated a minute apart from 2026-01-01)."""
+    def add_products(self, shop: str, count: int, since: datetime | None = None) -> list[Product]:
+        """`count` more products for `shop` (ids from 1000, updated a minute apart from `since`, default
+        2026-01-01)."""
         with self.lock:
             items = self.products.setdefault(shop, [])
             start = len(items)
             for i in range(start, start + count):
-                items.append(Product(id=1000 + i, title=f"Product {i + 1}", updated_at=timestamp(i)))
+                items.append(Product(id=1000 + i, title=f"Product {i + 1}", updated_at=timestamp(i, since)))
             return list(items)
 
-    def add_orders(self, shop: str, count: int) -> list[Order]:
-        """`count` more orders for `shop` (ids from 5000, names from #1001, updated a minute apart)."""
+    def add_orders(self, shop: str, count: int, since: datetime | None = None) -> list[Order]:
+        """`count` more orders for `shop` (ids from 5000, names from #1001, updated a minute apart from `since`,
+        default 2026-01-01)."""
         with self.lock:
             items = self.orders.setdefault(shop, [])
             start = len(items)
             for i in range(start, start + count):
-                items.append(Order(id=5000 + i, name=f"#{1001 + i}", updated_at=timestamp(i)))
+                items.append(Order(id=5000 + i, name=f"#{1001 + i}", updated_at=timestamp(i, since)))
             return list(items)
 
     def fail(self, kind: str, status: int, body=None, headers: dict | None = None, times: int = 1) -> None:
