@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from shopapp.config import DEV_SHOP
@@ -18,7 +19,15 @@ from shopapp.features.products.models import Product
 from shopapp.shopify.errors import REAUTH_MESSAGE
 from shopapp.testing import API_SECRET, build_webhook, wait_until
 from tests.support.browser import chromium_path, page_pause
-from tests.support.dashboard import contrast_audit, csp_violations, deliver, row, send_webhook, watch_csp
+from tests.support.dashboard import (
+    TIMEOUT_MS,
+    contrast_audit,
+    csp_violations,
+    deliver,
+    row,
+    send_webhook,
+    watch_csp,
+)
 from tests.support.shop_tokens import install_shop
 
 if chromium_path() is None:
@@ -33,7 +42,6 @@ UNUSABLE_ORDER = {"note": "gift wrap for Kim", "email": "kim.private@example.com
                   "customer": {"first_name": "Kim", "last_name": "Private"}}
 # What Shopify answers an app that lacks a scope: an error no retry of the same call fixes.
 MISSING_SCOPE = {"errors": "Access denied for productsCount field. Required access: `read_products` access scope."}
-STATUS = "document.getElementById('retry-failed-status').textContent"
 
 
 @pytest.fixture
@@ -64,7 +72,7 @@ def test_retry_all_failed_retries_the_failed_jobs_and_the_count_goes_to_zero_liv
     with page.expect_response(lambda r: r.url.endswith("/api/jobs/retry-failed")) as answer:
         page.click("#retry-failed")
     assert answer.value.status == 202
-    page.wait_for_function(f"() => {STATUS} === '2 jobs queued again.'")
+    expect(page.locator("#retry-failed-status")).to_have_text("2 jobs queued again.", timeout=TIMEOUT_MS)
     page.wait_for_selector('#failed-count[data-count="0"]')
     wait_until(lambda: page.locator('#jobs-body tr[data-state="succeeded"]').count() == 2,
                what="both syncs to succeed on their retry", pause=page_pause(page))
@@ -86,7 +94,7 @@ def test_a_double_click_on_retry_all_failed_sends_one_call(open_dashboard, stack
     assert page.get_attribute("#retry-failed", "aria-disabled") == "true"
     assert page.get_attribute("#retry-failed", "aria-busy") == "true"
     held[0].continue_()
-    page.wait_for_function(f"() => {STATUS} === '2 jobs queued again.'")
+    expect(page.locator("#retry-failed-status")).to_have_text("2 jobs queued again.", timeout=TIMEOUT_MS)
     assert len(held) == 1
     assert page.get_attribute("#retry-failed", "aria-busy") is None
 
@@ -195,6 +203,6 @@ def test_failed_work_and_catching_up_run_under_the_pages_content_security_policy
     assert REAUTH_MESSAGE in page.inner_text(catch_up + " .job-error")
     page.wait_for_selector('#failed-count[data-count="2"]')
     page.click("#retry-failed")
-    page.wait_for_function(f"() => {STATUS} === '2 jobs queued again.'")
+    expect(page.locator("#retry-failed-status")).to_have_text("2 jobs queued again.", timeout=TIMEOUT_MS)
     assert csp_violations(page, violations) == []
     assert [e for e in log.errors if "sentinel.invalid" not in e] == []
