@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from shopapp.models import WebhookEvent
 from shopapp.testing import build_webhook
-from tests.support.large_bodies import MIB, PeakMemory, product_body
+from tests.support.large_bodies import MIB, PeakMemory, product_body, product_with_variants
 from tests.support.raw_http import RawConnection, request_head
 from tests.support.shopify_sender import deliver_at_once
 
@@ -17,11 +17,12 @@ RSS_CEILING = 256 * MIB
 
 
 def test_a_2048_variant_product_is_accepted_under_the_default_limit(client, signed_webhook, db):
-    body = product_body(1_400_000)  # Shopify allows 2,048 variants per product since October 2025
-    assert len(body) > 1024 * 1024 and client.application.config["WEBHOOK_MAX_BYTES"] == 16 * MIB
-    assert signed_webhook("products/update", payload=body).post(client).get_json()["result"] == "accepted"
+    payload = product_with_variants(2048)  # Shopify allows 2,048 variants per product since October 2025
+    hook = signed_webhook("products/update", payload=payload)
+    assert len(hook.body) > 1024 * 1024 and client.application.config["WEBHOOK_MAX_BYTES"] == 16 * MIB
+    assert hook.post(client).get_json()["result"] == "accepted"
     with db.session() as s:
-        assert len(s.scalars(select(WebhookEvent.payload)).one()["variants"]) >= 2048
+        assert len(s.scalars(select(WebhookEvent.payload)).one()["variants"]) == 2048
 
 
 def test_a_delivery_that_finds_no_room_for_its_body_is_503_and_shopify_retries_it(app_factory, signed_webhook, db):
@@ -84,3 +85,24 @@ def test_a_chunked_body_over_the_limit_is_413_after_reading_at_most_the_limit(we
         response = conn.response()
         assert (response.status, response.json()["result"]) == (413, "body_too_large")
         assert conn.closed_by_server()
+
+
+@pytest.mark.slow
+def test_slow_senders_cannot_make_a_process_hold_more_bodies_than_its_buffer(web_server, signed_webhook):
+    # 16 connections each send 3 MB of a 3.5 MB body, then stall: without the buffer's bound the process
+    # would read and hold all 48 MB until their deadline; with an 8 MiB buffer it reads what fits.
+    server = web_server(env={"WEBHOOK_MAX_BYTES": str(4 * MIB), "WEBHOOK_BUFFER_BYTES": str(8 * MIB),
+                             "WEBHOOK_BODY_TIMEOUT_SECONDS": "3"})
+    hook = signed_webhook("orders/create")
+    head = request_head("POST", "/webhooks", dict(hook.headers, **{"Content-Length": str(3_500_000)}))
+    with PeakMemory(server.pid) as memory:
+        before = memory.high_water()
+        connections = [RawConnection(server.port) for _ in range(16)]
+        for conn in connections:
+            conn.send(head + b"x" * 3_000_000)
+        statuses = [conn.response().status for conn in connections]
+        for conn in connections:
+            conn.sock.close()
+    grown = {pid: memory.high_water()[pid] - before[pid] for pid in before}
+    assert set(statuses) <= {408, 503} and len(statuses) == 16
+    assert all(growth < 24 * MIB for growth in grown.values()), {p: f"{g / MIB:.0f} MiB" for p, g in grown.items()}
