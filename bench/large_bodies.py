@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from shopapp.config import Config
+from shopapp.db import migrate
 from shopapp.embedded_redis import EmbeddedRedis, find_binary
 from shopapp.testing import API_KEY, API_SECRET, ENCRYPTION_KEY, build_webhook
 from tests.support.large_bodies import MIB, PeakMemory, product_body
@@ -31,17 +33,17 @@ from tests.support.processes import WebServer
 from tests.support.shopify_sender import deliver_at_once
 
 
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--deliveries", type=int, default=20, help="concurrent deliveries per round")
     parser.add_argument("--mb", type=float, default=3.0, help="size of each body, in MB (10^6 bytes)")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
     parser.add_argument("--rounds", type=int, default=1, help="bursts sent one after the other")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    from shopapp.config import Config
-    from shopapp.db import migrate
 
+def main() -> int:
+    args = _arguments()
     work = Path(tempfile.mkdtemp(prefix="shopapp-bench-"))
     redis_server = EmbeddedRedis(work / "redis", binary=find_binary(prefer_system=True), persist=False).start()
     web = None
