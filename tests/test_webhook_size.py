@@ -37,6 +37,14 @@ def test_a_delivery_that_finds_no_room_for_its_body_is_503_and_shopify_retries_i
     assert room.used == 0  # an answered delivery gives its room back
 
 
+def test_every_answer_gives_the_bodys_room_back(app, signed_webhook, db):
+    client, room = app.test_client(), app.wsgi_app.room
+    answers = [signed_webhook("orders/create").post(client).status_code,
+               signed_webhook("orders/create", secret="forged").post(client).status_code,
+               signed_webhook("orders/create", payload=b"[1]").post(client).status_code]
+    assert answers == [200, 401, 400] and room.used == 0
+
+
 @pytest.mark.slow
 def test_20_concurrent_3_mb_deliveries_are_accepted_within_the_memory_ceiling(web_server, config, db):
     server = web_server(workers=2)

@@ -104,8 +104,8 @@ class BodyReader:
                 if not chunk:
                     break
                 body += chunk
-        except (BodyTimeout, TimeoutError):
-            raise BodyError(Reason.BODY_TIMEOUT, f"the body did not arrive within {self.timeout:g} s") from None
+        except (BodyTimeout, TimeoutError):  # ours, or the socket's own timeout
+            raise BodyError(Reason.BODY_TIMEOUT, "the body did not arrive in time") from None
         except ClientDisconnected:  # werkzeug's stream (servers other than gunicorn): the body ended early
             raise BodyError(Reason.BODY_INCOMPLETE, "the body is shorter than its Content-Length") from None
         except FRAMING_ERRORS as exc:
