@@ -25,14 +25,9 @@ def _webhook_head(signed_webhook, **framing) -> bytes:
     return request_head("POST", "/webhooks", dict(headers, **framing))
 
 
-def _server_log_errors(server) -> list[str]:
-    return [line for line in server.output().splitlines()
-            if "[ERROR]" in line or '"level": "error"' in line or "Traceback" in line]
-
-
 @pytest.fixture
 def server(web_server):
-    return web_server(env={"WEBHOOK_BODY_TIMEOUT_SECONDS": "1"})
+    return web_server(env={"WEBHOOK_BODY_TIMEOUT_SECONDS": "1", "LOG_FORMAT": "json"})
 
 
 @pytest.mark.parametrize("broken", BROKEN_CHUNKS.values(), ids=BROKEN_CHUNKS.keys())
@@ -42,7 +37,7 @@ def test_broken_chunked_webhook_body_is_400_and_nothing_after_it_is_served(serve
         response = conn.response()
         assert (response.status, response.json()["result"]) == (400, "body_malformed")
         assert conn.closed_by_server()  # the pipelined GET was never answered
-    assert _server_log_errors(server) == []
+    assert server.error_lines() == []
 
 
 def test_connection_closed_mid_chunk_is_400(server, signed_webhook):
@@ -51,7 +46,7 @@ def test_connection_closed_mid_chunk_is_400(server, signed_webhook):
         conn.finish_sending()
         response = conn.response()
     assert (response.status, response.json()["result"]) == (400, "body_malformed")
-    assert _server_log_errors(server) == []
+    assert server.error_lines() == []
 
 
 def test_body_shorter_than_its_content_length_is_400(server, signed_webhook):
@@ -75,7 +70,7 @@ def test_stalled_body_is_408_after_the_deadline_and_the_connection_closes(server
         response = conn.response()
         assert (response.status, response.json()["result"]) == (408, "body_timeout")
         assert conn.closed_by_server()
-    assert _server_log_errors(server) == []
+    assert server.error_lines() == []
 
 
 def test_stalled_body_is_408_under_a_worker_without_gevent(web_server, signed_webhook):
@@ -89,12 +84,12 @@ def test_stalled_body_is_408_under_a_worker_without_gevent(web_server, signed_we
 def test_malformed_refusals_are_logged_at_info_and_counted(web_server, signed_webhook):
     from tests.support.metrics_text import value
 
-    server = web_server(env={"LOG_LEVEL": "INFO"})
+    server = web_server(env={"LOG_LEVEL": "INFO", "LOG_FORMAT": "json"})
     with RawConnection(server.port) as conn:
         conn.send(_webhook_head(signed_webhook, **{"Transfer-Encoding": "chunked"}) + b"zz\r\n\r\n")
         assert conn.response().status == 400
-    lines = [line for line in server.output().splitlines() if "webhook refused: body_malformed" in line]
-    assert len(lines) == 1 and '"level": "info"' in lines[0]
+    lines = [line for line in server.log_lines() if line["msg"].startswith("webhook refused: body_malformed")]
+    assert [line["level"] for line in lines] == ["info"]
     metrics = _scrape(server)
     assert value(metrics, "shopapp_webhooks_rejected_total", reason="body_malformed") == 1
 
@@ -107,7 +102,7 @@ def test_broken_chunked_body_on_the_api_is_400_not_500(server, session_token):
         response = conn.response()
         assert (response.status, response.json()["error"]) == (400, "bad_request")
         assert conn.closed_by_server()
-    assert _server_log_errors(server) == []
+    assert server.error_lines() == []
 
 
 @pytest.mark.parametrize("handshake", [
@@ -119,16 +114,16 @@ def test_malformed_websocket_handshake_is_400_not_500(server, session_token, han
     with RawConnection(server.port) as conn:
         conn.send(request_head("GET", f"/ws/jobs?id_token={session_token()}", headers))
         assert conn.response().status == 400
-    assert _server_log_errors(server) == []
+    assert server.error_lines() == []
 
 
 def test_gunicorns_own_refusals_are_logged_at_info_not_warning(web_server):
-    server = web_server(env={"LOG_LEVEL": "INFO"})
+    server = web_server(env={"LOG_LEVEL": "INFO", "LOG_FORMAT": "json"})
     with RawConnection(server.port) as conn:
         conn.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header Name: x\r\n\r\n")
         assert conn.response().status == 400
-    lines = [line for line in server.output().splitlines() if "Invalid request from ip=" in line]
-    assert len(lines) == 1 and "[INFO]" in lines[0]
+    lines = [line for line in server.log_lines() if line["msg"].startswith("Invalid request from ip=")]
+    assert [line["level"] for line in lines] == ["info"]
 
 
 def _scrape(server) -> str:
