@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from shopapp.features.orders.models import Order
 from shopapp.jobs.queue import get_queue
 from shopapp.models import Job, WebhookEvent
+from shopapp.testing.webhooks import deliver_at_once
 from shopapp.webhooks.ingest import record_deliveries
 from shopapp.webhooks.verify import verify_webhook
-from tests.support.shopify_sender import deliver_at_once
 
 
 def _count(db, model) -> int:

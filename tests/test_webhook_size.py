@@ -7,12 +7,12 @@ from sqlalchemy import select
 
 from shopapp.models import WebhookEvent
 from shopapp.testing import build_webhook
-from tests.support.large_bodies import MIB, PeakMemory, product_body, product_with_variants
+from shopapp.testing.large_bodies import MIB, PeakMemory, product_body, product_with_variants
+from shopapp.testing.webhooks import deliver_at_once
 from tests.support.raw_http import RawConnection, request_head
-from tests.support.shopify_sender import deliver_at_once
 
 # Each web process's peak resident memory while 20 concurrent 3 MB deliveries are answered by two of them
-# (README "Performance": bench/large_bodies.py measured 150-210 MiB, from about 87 MiB idle).
+# (README "Performance": bench/large_bodies.py measured 142-187 MiB, from 86-97 MiB idle).
 RSS_CEILING = 256 * MIB
 
 

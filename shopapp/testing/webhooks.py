@@ -47,6 +47,25 @@ class SignedWebhook:
         return client.post(path, data=self.body, headers=self.headers)
 
 
+def deliver_at_once(url: str, webhooks: list[SignedWebhook], timeout: float = 120) -> list[int]:
+    """POST every webhook to `url` (a running server's /webhooks), each from its own connection, all released
+    together: copies racing each other, or a burst of large bodies. Their status codes, in order."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests  # a test dependency
+
+    barrier = threading.Barrier(len(webhooks))
+
+    def deliver(webhook: SignedWebhook) -> int:
+        with requests.Session() as http:
+            barrier.wait(timeout=timeout)
+            return http.post(url, data=webhook.body, headers=webhook.headers, timeout=timeout).status_code
+
+    with ThreadPoolExecutor(max_workers=len(webhooks)) as pool:
+        return list(pool.map(deliver, webhooks))
+
+
 _UNSET = object()
 
 

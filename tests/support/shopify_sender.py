@@ -125,17 +125,3 @@ class ShopifySender:
             with self._lock:
                 self._sessions.append(session)
         return session
-
-
-def deliver_at_once(url: str, webhooks: list[SignedWebhook], timeout: float = 120) -> list[int]:
-    """POST every webhook to `url`, each from its own connection, all released together (copies racing
-    each other, or a burst of large bodies); their status codes, in order."""
-    barrier = threading.Barrier(len(webhooks))
-
-    def deliver(webhook: SignedWebhook) -> int:
-        with requests.Session() as http:
-            barrier.wait(timeout=timeout)
-            return http.post(url, data=webhook.body, headers=webhook.headers, timeout=timeout).status_code
-
-    with ThreadPoolExecutor(max_workers=len(webhooks)) as pool:
-        return list(pool.map(deliver, webhooks))

@@ -1,7 +1,6 @@
-"""Large webhook bodies against a real server: a product with thousands of variants (Shopify allows 2,048
-since October 2025, and a `products/update` of one passes 1 MB), concurrent signed deliveries of it, and
-each web process's peak resident memory while they are answered. Shared by tests/test_webhook_size.py and
-bench/large_bodies.py; `tests.support.shopify_sender.deliver_at_once` sends them.
+"""Large webhook bodies, for tests and bench/large_bodies.py: a product with thousands of variants (Shopify
+allows 2,048 since October 2025, and a `products/update` of one passes 1 MB), and each web process's peak
+resident memory while a real gunicorn answers them (`PeakMemory`; psutil, a test dependency).
 """
 from __future__ import annotations
 
@@ -9,8 +8,6 @@ import contextlib
 import json
 import threading
 from pathlib import Path
-
-import psutil
 
 MIB = 1024 * 1024
 
@@ -65,6 +62,8 @@ class PeakMemory:
     `interval` seconds, in a thread) and the kernel's own high-water mark (VmHWM, Linux), in bytes."""
 
     def __init__(self, master_pid: int, interval: float = 0.005):
+        import psutil
+
         self.workers = psutil.Process(master_pid).children()
         self.interval = interval
         self.sampled = {w.pid: 0 for w in self.workers}
@@ -80,6 +79,8 @@ class PeakMemory:
         self._thread.join()
 
     def _sample(self) -> None:
+        import psutil
+
         while not self._stop.is_set():
             for worker in self.workers:
                 with contextlib.suppress(psutil.NoSuchProcess):
