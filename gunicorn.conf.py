@@ -113,3 +113,47 @@ def _close_websockets(wait: float = 0.0):
     from shopapp.realtime import shutdown_all
 
     shutdown_all(wait=wait)
+
+
+# --- Malformed and oversized requests (README "Security", "What a delivery is bound to") -----------------
+
+# A request body the app answers without reading whole (413 over WEBHOOK_MAX_BYTES, a refusal before the
+# body, a chunked body cut off at the limit) is drained by gunicorn afterwards, with no limit, before the
+# connection can serve another request: a 2 GB Content-Length stalled a gevent worker until the arbiter
+# killed it. Such connections are closed after the answer instead. The threshold is fixed, so that this
+# file reads no setting (and never imports shopapp): most deliveries are a few KB, and one over 64 KiB
+# only costs the sender a new connection.
+_KEEP_ALIVE_MAX_BODY_BYTES = 64 * 1024
+
+
+def pre_request(worker, req):
+    worker.log.debug("%s %s", req.method, req.path)  # gunicorn's default pre_request
+    if _closes_after_answer(req):
+        req.force_close()
+
+
+def _closes_after_answer(req) -> bool:
+    for name, value in req.headers:  # gunicorn has already refused conflicting or malformed framing headers
+        if name == "TRANSFER-ENCODING" and "chunked" in value.lower():
+            return True
+        if name == "CONTENT-LENGTH" and value.isdigit() and int(value) > _KEEP_ALIVE_MAX_BODY_BYTES:
+            return True
+    return False
+
+
+def _quiet_invalid_requests_logger():
+    # gunicorn logs every request its parser refuses ("Invalid request from ip=...: ...", answered 400) at
+    # WARNING: anyone can send them, so they are the sender's fault, logged at INFO like the app's own refusals.
+    from gunicorn.glogging import Logger
+
+    class RefusalsAtInfoLogger(Logger):
+        def warning(self, msg, *args, **kwargs):
+            if isinstance(msg, str) and msg.startswith("Invalid request from ip="):
+                self.info(msg, *args, **kwargs)
+            else:
+                super().warning(msg, *args, **kwargs)
+
+    return RefusalsAtInfoLogger
+
+
+logger_class = _quiet_invalid_requests_logger()

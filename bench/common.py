@@ -314,7 +314,7 @@ def parse(parser: argparse.ArgumentParser, full: dict, quick: dict, argv=None) -
 
 UNITS = {"ratio": lambda v: f"{v:.0%}", "x": lambda v: f"{v:.2f}x", "ms": lambda v: f"{v:.2f} ms",
          "/s": lambda v: f"{v:,.0f}/s", "us": lambda v: f"{v:,.0f} us", "KB": lambda v: f"{v:.1f} KB",
-         "count": lambda v: f"{v:,.0f}"}
+         "count": lambda v: f"{v:,.0f}", "MiB": lambda v: f"{v:.1f} MiB"}
 
 
 class Report:

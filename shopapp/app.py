@@ -25,6 +25,7 @@ def create_app(config: Config | None = None) -> Flask:
         health,
         jobs,
         logs,
+        malformed,
         metrics,
         observability,
         realtime,
@@ -42,6 +43,7 @@ def create_app(config: Config | None = None) -> Flask:
     crypto.configure(config.ENCRYPTION_KEYS)
     logs.init_app(app)
     observability.init_app(app)
+    malformed.init_app(app)
     db.init_app(app)
     redis_client.init_app(app)
     events.init_app(app)

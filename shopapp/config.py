@@ -26,7 +26,8 @@ DEV_SHOP = "dev-shop.myshopify.com"
 DEFAULT_API_VERSION = "2026-10"
 FEATURES_PACKAGE = "shopapp.features"
 # Environment variables only the web process reads: other commands neither read nor validate them.
-WEB_ONLY = frozenset({"PORT", "BIND_HOST", "HOST", "SHOPIFY_APP_URL", "WEBHOOK_MAX_BYTES", "WS_TOKEN_GRACE_SECONDS",
+WEB_ONLY = frozenset({"PORT", "BIND_HOST", "HOST", "SHOPIFY_APP_URL", "WEBHOOK_MAX_BYTES",
+                      "WEBHOOK_BODY_TIMEOUT_SECONDS", "WEBHOOK_BUFFER_BYTES", "WS_TOKEN_GRACE_SECONDS",
                       "WS_QUEUE_SIZE", "WS_PING_SECONDS", "WS_MAX_MESSAGE_BYTES"})
 
 
@@ -56,7 +57,12 @@ class Config:
     # Comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
     ENCRYPTION_KEYS: tuple[str, ...] = ()
     SHOPIFY_API_VERSION: str = DEFAULT_API_VERSION
-    WEBHOOK_MAX_BYTES: int = 1024 * 1024
+    # The largest webhook body: a 2,048-variant product's products/update passes 1 MB (README "Webhooks").
+    WEBHOOK_MAX_BYTES: int = 16 * 1024 * 1024
+    # A webhook body must arrive whole within this many seconds (408 after).
+    WEBHOOK_BODY_TIMEOUT_SECONDS: float = 10.0
+    # The bytes of webhook bodies one web process holds at once (a delivery finding no room: 503).
+    WEBHOOK_BUFFER_BYTES: int = 64 * 1024 * 1024
     JOB_MAX_ATTEMPTS: int = 5
     JOB_BACKOFF_SECONDS: float = 2.0
     JOB_BACKOFF_MAX_SECONDS: float = 300.0
@@ -124,6 +130,7 @@ class Config:
             # other local credentials, so stored tokens survive restarts.
             enc_keys, key_generated = (load_dev_credentials()["encryption_key"],), True
         port = reader.integer("PORT", 8000, minimum=1, maximum=65535)
+        max_bytes = reader.integer("WEBHOOK_MAX_BYTES", cls.WEBHOOK_MAX_BYTES, minimum=1)
         return cls(
             SHOPIFY_API_KEY=key,
             SHOPIFY_API_SECRET=secret,
@@ -138,7 +145,10 @@ class Config:
             SHOPIFY_ADMIN_ORIGIN=reader.origin("SHOPIFY_ADMIN_ORIGIN"),
             ENCRYPTION_KEYS=enc_keys,
             SHOPIFY_API_VERSION=env.get("SHOPIFY_API_VERSION", DEFAULT_API_VERSION),
-            WEBHOOK_MAX_BYTES=reader.integer("WEBHOOK_MAX_BYTES", cls.WEBHOOK_MAX_BYTES, minimum=1),
+            WEBHOOK_MAX_BYTES=max_bytes,
+            WEBHOOK_BODY_TIMEOUT_SECONDS=reader.positive("WEBHOOK_BODY_TIMEOUT_SECONDS",
+                                                         cls.WEBHOOK_BODY_TIMEOUT_SECONDS),
+            WEBHOOK_BUFFER_BYTES=reader.buffer_bytes("WEBHOOK_BUFFER_BYTES", cls.WEBHOOK_BUFFER_BYTES, max_bytes),
             JOB_MAX_ATTEMPTS=reader.integer("JOB_MAX_ATTEMPTS", cls.JOB_MAX_ATTEMPTS, minimum=1),
             JOB_BACKOFF_SECONDS=reader.number("JOB_BACKOFF_SECONDS", cls.JOB_BACKOFF_SECONDS),
             JOB_BACKOFF_MAX_SECONDS=reader.number("JOB_BACKOFF_MAX_SECONDS", cls.JOB_BACKOFF_MAX_SECONDS),
@@ -256,6 +266,13 @@ class _Reader:
         if self.env.get(replaced, "").strip() not in ("", "0"):  # the older flag: say what replaced it
             raise ConfigError(f"{replaced} is replaced by {name} (json, plain or auto); set {name}=plain")
         return self.choice(name, "AUTO", ("AUTO", "JSON", "PLAIN")).lower()
+
+    def buffer_bytes(self, name: str, default: int, max_bytes: int) -> int:
+        # One body of the largest size must fit, or it could never be read.
+        value = self.integer(name, max(default, max_bytes), minimum=1)
+        if value < max_bytes:
+            raise ConfigError(f"{name}={value} is smaller than WEBHOOK_MAX_BYTES={max_bytes}")
+        return value
 
     def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
         raw = self.env.get(name, "").strip().upper() or default

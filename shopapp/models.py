@@ -168,16 +168,20 @@ class Shop(Base):
 
 
 class WebhookEvent(Base):
-    """One webhook delivery as received, deduplicated on Shopify's webhook id."""
+    """One webhook delivery as received, deduplicated on two keys, each by a unique constraint: Shopify's
+    webhook id (one delivery, retried) and the topic with its event id (one event reaching the app through
+    two subscriptions: two webhook ids, one event id). Rows without an event id never collide."""
 
     __tablename__ = "webhook_events"
+    # event_id first: the index also serves a lookup by event id alone.
+    __table_args__ = (Index("uq_webhook_events_event_id_topic", "event_id", "topic", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     webhook_id: Mapped[str] = mapped_column(StorableString(255), unique=True)
-    event_id: Mapped[Optional[str]] = mapped_column(StorableString(255), index=True)
+    event_id: Mapped[Optional[str]] = mapped_column(StorableString(255))
     topic: Mapped[str] = mapped_column(StorableString(100))
     shop_domain: Mapped[str] = mapped_column(StorableString(255), index=True)
-    api_version: Mapped[str] = mapped_column(StorableString(20))
+    api_version: Mapped[Optional[str]] = mapped_column(StorableString(20))  # optional header (null when absent)
     triggered_at: Mapped[Optional[datetime]]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[Optional[dict[str, Any]]]

@@ -2,7 +2,7 @@
 
 Only counts are checked (how many webhooks, jobs, events and sockets a figure is made of, and the
 guarantees: nothing acknowledged lost, no socket dropped), never a timing: the figures are read by a
-person, from a full run on a quiet machine (`make bench`). The four quick runs start together, so the
+person, from a full run on a quiet machine (`make bench`). The five quick runs start together, so the
 module takes about as long as the slowest of them; sharing the cores changes no count.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ QUICK_RUNS = {  # name: the command after `python -m`
     "workers, through make bench's driver": ["bench.run", "--only", "workers"],
     "e2e": ["bench.e2e"],
     "fanout": ["bench.fanout", "--scenario", "idle"],
+    "large_bodies": ["bench.large_bodies"],
 }
 
 
@@ -101,3 +102,10 @@ def test_fanout_bench_holds_every_idle_socket_and_loses_nothing(quick_runs):
     assert figures["fanout.idle_dropped"]["value"] == 0
     assert figures["fanout.idle_lost"]["value"] == 0
     assert figures["fanout.idle_per_second"]["counts"]["delivered"] == figures["fanout.idle_lost"]["counts"]["expected"]
+
+
+def test_large_bodies_bench_sees_every_delivery_accepted_and_each_web_process_measured(quick_runs):
+    figures = quick_runs["large_bodies"].figures()
+
+    assert figures["large_bodies.accepted"]["counts"] == {"deliveries": 4, "accepted": 4}
+    assert figures["large_bodies.peak_rss"]["counts"] == {"deliveries": 4, "web_processes": 2}

@@ -18,7 +18,13 @@ def test_defaults_use_sqlite_under_instance_and_no_redis_url(tmp_path, monkeypat
     assert config.DATABASE_URL.startswith("sqlite:///")
     assert config.REDIS_URL == ""
     assert config.PORT == 8000
-    assert config.WEBHOOK_MAX_BYTES == 1024 * 1024
+    assert config.WEBHOOK_MAX_BYTES == 16 * 1024 * 1024  # a 2,048-variant product passes 1 MB
+    assert (config.WEBHOOK_BODY_TIMEOUT_SECONDS, config.WEBHOOK_BUFFER_BYTES) == (10.0, 64 * 1024 * 1024)
+
+
+def test_webhook_buffer_defaults_to_at_least_one_body_of_the_largest_size():
+    config = Config.from_env(dict(BASE, WEBHOOK_MAX_BYTES=str(100 * 1024 * 1024)))
+    assert config.WEBHOOK_BUFFER_BYTES == 100 * 1024 * 1024
 
 
 def test_postgres_url_gets_the_psycopg_driver():
@@ -36,6 +42,8 @@ def test_postgres_url_gets_the_psycopg_driver():
     ("SHOPAPP_ENCRYPTION_KEY", "short", "SHOPAPP_ENCRYPTION_KEY"),
     ("SHOPIFY_ADMIN_ORIGIN", "ftp://x", "SHOPIFY_ADMIN_ORIGIN"),
     ("JOB_BACKOFF_SECONDS", "-1", "JOB_BACKOFF_SECONDS"),
+    ("WEBHOOK_BODY_TIMEOUT_SECONDS", "0", "WEBHOOK_BODY_TIMEOUT_SECONDS=0 must be a positive number of seconds"),
+    ("WEBHOOK_BUFFER_BYTES", "1000", "WEBHOOK_BUFFER_BYTES=1000 is smaller than WEBHOOK_MAX_BYTES=16777216"),
 ])
 def test_malformed_setting_names_the_variable(name, value, expected):
     with pytest.raises(ConfigError, match=expected.replace("(", r"\(")):

@@ -2,7 +2,7 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from shopapp.db import Database, migrate
 from shopapp.models import Base
@@ -40,3 +40,33 @@ def test_upgrade_is_idempotent(tmp_path):
     url = _fresh_url(tmp_path)
     migrate.upgrade(url)
     migrate.upgrade(url)
+
+
+def test_upgrade_to_the_event_dedupe_keeps_every_row_and_the_first_event_id(tmp_path):
+    # Before 0003 one event could be recorded twice (two subscriptions); the unique index needs one.
+    url = _fresh_url(tmp_path)
+    migrate.upgrade(url, "0002")
+    database = Database(url)
+    row = ("INSERT INTO webhook_events (webhook_id, event_id, topic, shop_domain, api_version, received_at, status) "
+           "VALUES (:w, :e, 'orders/create', 'a.myshopify.com', '2025-10', '2026-11-25 10:00:00', 'processed')")
+    with database.engine.begin() as conn:
+        for webhook_id, event_id in [("w1", "e1"), ("w2", "e1"), ("w3", "e2"), ("w4", None)]:
+            conn.execute(text(row), {"w": webhook_id, "e": event_id})
+    migrate.upgrade(url)
+    with database.engine.connect() as conn:
+        rows = conn.execute(text("SELECT webhook_id, event_id FROM webhook_events ORDER BY id")).all()
+    database.dispose()
+    assert [tuple(r) for r in rows] == [("w1", "e1"), ("w2", None), ("w3", "e2"), ("w4", None)]
+
+
+def test_downgrade_from_the_event_dedupe_restores_a_required_api_version(tmp_path):
+    url = _fresh_url(tmp_path)
+    migrate.upgrade(url)
+    database = Database(url)
+    with database.engine.begin() as conn:
+        conn.execute(text("INSERT INTO webhook_events (webhook_id, topic, shop_domain, received_at, status) "
+                          "VALUES ('w1', 'shop/redact', 'a.myshopify.com', '2026-11-25 10:00:00', 'received')"))
+    migrate.downgrade(url, "0005")
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT api_version FROM webhook_events")).scalar_one() == ""
+    database.dispose()

@@ -64,3 +64,9 @@ def test_the_endpoint_is_observed_like_a_flask_view(client, signed_webhook, capl
     for name in ("X-Content-Type-Options", "Referrer-Policy"):
         assert view.headers[name] == hook.headers[name]
     assert view.headers["X-Request-Id"] and hook.headers["X-Request-Id"]
+
+
+def test_a_head_request_is_answered_405_without_a_body(client):
+    response = client.head("/webhooks")
+    assert response.status_code == 405 and response.data == b""
+    assert int(response.headers["Content-Length"]) > 0  # what a GET would carry

@@ -46,6 +46,18 @@ def test_trigger_with_a_payload_file_and_shop(web_server, app_env, db, tmp_path)
     assert (event.shop_domain, event.payload) == ("my-store.myshopify.com", {"id": 1, "title": "Hat"})
 
 
+@pytest.mark.parametrize("topic", ["shop/redact", "app/uninstalled"])
+def test_trigger_of_a_topic_whose_body_names_the_shop_names_the_shop_it_is_sent_for(web_server, app_env, db, topic):
+    server = web_server()
+    result = _run(["webhook", "trigger", topic, "--address", server.url + "/webhooks",
+                   "--shop", "my-store.myshopify.com"], app_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with db.session() as s:
+        event = s.scalars(select(WebhookEvent)).one()
+    assert event.shop_domain == "my-store.myshopify.com"
+    assert "my-store.myshopify.com" in (event.payload.get("shop_domain"), event.payload.get("myshopify_domain"))
+
+
 def test_trigger_with_another_secret_explains_the_401(web_server, app_env):
     server = web_server()
     result = _run(["webhook", "trigger", "orders/create", "--address", server.url + "/webhooks"],

@@ -14,6 +14,7 @@ from shopapp.jobs import registry
 from shopapp.shopify.session_token import mint_session_token
 from shopapp.shopify.webhook_signing import webhook_headers
 from shopapp.testing.constants import SHOP
+from shopapp.webhooks.body_rules import name_shop
 
 
 def sample_payload(topic: str) -> dict:
@@ -46,18 +47,38 @@ class SignedWebhook:
         return client.post(path, data=self.body, headers=self.headers)
 
 
+def deliver_at_once(url: str, webhooks: list[SignedWebhook], timeout: float = 120) -> list[int]:
+    """POST every webhook to `url` (a running server's /webhooks), each from its own connection, all released
+    together: copies racing each other, or a burst of large bodies. Their status codes, in order."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests  # a test dependency
+
+    barrier = threading.Barrier(len(webhooks))
+
+    def deliver(webhook: SignedWebhook) -> int:
+        with requests.Session() as http:
+            barrier.wait(timeout=timeout)
+            return http.post(url, data=webhook.body, headers=webhook.headers, timeout=timeout).status_code
+
+    with ThreadPoolExecutor(max_workers=len(webhooks)) as pool:
+        return list(pool.map(deliver, webhooks))
+
+
 _UNSET = object()
 
 
 def build_webhook(topic: str, secret: str, shop: str = SHOP, payload: dict | bytes | None = None,
                   webhook_id: str | None = None, event_id: str | None = None, triggered_at: datetime | None = None,
                   headers: dict | None = None, api_version: str | None = DEFAULT_API_VERSION) -> SignedWebhook:
-    """A correctly signed delivery of `topic` (payload: the topic's sample unless given).
+    """A correctly signed delivery of `topic` (payload: the topic's sample, naming `shop` where the topic's
+    body names its shop, unless given).
 
     `headers` overrides default headers, or removes one given as None; `api_version=None` sends none.
     """
     if payload is None:
-        payload = sample_payload(topic)
+        payload = name_shop(topic, sample_payload(topic), shop)
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     built = webhook_headers(topic, body, secret, shop, webhook_id=webhook_id, event_id=event_id,
                             triggered_at=triggered_at, api_version=api_version)

@@ -1,9 +1,11 @@
 """POST /webhooks: one endpoint for every topic. Verify, record, enqueue, answer in milliseconds.
 
-Statuses (the contract): 200 accepted or duplicate; 401 missing or wrong HMAC; 400 missing headers, bad
-shop domain or a body that is not a JSON object; 413 over WEBHOOK_MAX_BYTES; 405 other methods; 503 when
-the delivery could not be committed (Shopify retries); 500 (also retried) on a bug. The reason is in a
-small JSON body.
+Statuses (the contract): 200 accepted or duplicate (same webhook id, or same topic and event id); 401
+missing or wrong HMAC, or a signed body that names another shop or is not the topic's shape; 400 missing
+headers, bad shop domain, a body that is not a JSON object, or a malformed or incomplete body; 408 a body
+that stalled past WEBHOOK_BODY_TIMEOUT_SECONDS; 413 over WEBHOOK_MAX_BYTES; 405 other methods; 503 when
+the delivery could not be committed or found no room in WEBHOOK_BUFFER_BYTES (Shopify retries); 500 (also
+retried) on a bug. The reason is in a small JSON body (`reasons.py`).
 
 It is a plain WSGI endpoint in front of Flask, not a Flask view: every Shopify delivery comes here, and
 Flask's request and response machinery (request context, URL matching, hooks, Response objects) cost as
@@ -27,8 +29,10 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 from shopapp import logs, metrics
 from shopapp.config import get_config
 from shopapp.observability import RequestObservation
+from shopapp.webhooks.body import BodyReader, BodyRoom
 from shopapp.webhooks.ingest import NotDurableError
-from shopapp.webhooks.verify import STATUS, Reason, verify_webhook
+from shopapp.webhooks.reasons import STATUS, Reason
+from shopapp.webhooks.verify import verify_webhook
 from shopapp.webhooks.writer import record
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,8 @@ class WebhookEndpoint:
         self.downstream = downstream
         self.secrets = get_config(app).api_secrets
         self.max_bytes = app.config["WEBHOOK_MAX_BYTES"]
+        self.body_timeout = app.config["WEBHOOK_BODY_TIMEOUT_SECONDS"]
+        self.room = BodyRoom(app.config["WEBHOOK_BUFFER_BYTES"])  # this process's bodies, all requests
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH:
@@ -63,16 +69,26 @@ class WebhookEndpoint:
                 ("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
                 *observation.response_headers(), *extra_headers])
             observation.finish(PATH, method, status)
-            return [payload]
+            return [] if method == "HEAD" else [payload]  # a HEAD answer has the headers of a GET, no body
         finally:
             observation.end()
 
     def receive(self, environ: dict, method: str) -> Answer:
         """Verify and record one delivery; the answer's status, JSON body and extra headers."""
+        reader = BodyReader(self.max_bytes, self.body_timeout, environ.get("gunicorn.socket"), self.room)
+        try:  # the body's room is held until the delivery is recorded (the writer holds its text till then)
+            return self._receive(environ, method, reader)
+        finally:
+            reader.release()
+
+    def _receive(self, environ: dict, method: str, reader: BodyReader) -> Answer:
         delivery = verify_webhook(method, EnvironHeaders(environ), get_input_stream(environ),
-                                  get_content_length(environ), self.secrets, self.max_bytes)
+                                  get_content_length(environ), self.secrets, self.max_bytes, reader)
         if not delivery.ok:
-            log.info("webhook refused: %s", delivery.reason.value, extra={"status": delivery.status})
+            # A refusal is the sender's doing (INFO), except a full room: this process is short of memory.
+            level = logging.WARNING if delivery.reason is Reason.BUSY else logging.INFO
+            log.log(level, "webhook refused: %s (%s)", delivery.reason.value, delivery.detail,
+                    extra={"status": delivery.status})
             metrics.webhook_rejected(delivery.reason.value)
             allow = (("Allow", "POST"),) if delivery.reason is Reason.METHOD_NOT_ALLOWED else ()
             return STATUS[delivery.reason], _body(delivery.reason.value, delivery.detail), allow

@@ -2,9 +2,11 @@
 
 `record_deliveries` writes a batch of deliveries (one, or every delivery that arrived while the previous
 batch was being written, see `shopapp.webhooks.writer`) in ONE transaction: a multi-row
-`INSERT ... ON CONFLICT (webhook_id) DO NOTHING RETURNING` for the events, then one for their jobs.
-The unique constraint on `webhook_events.webhook_id` decides duplicates, never a read-then-write: a
-delivery whose row the constraint refused (a concurrent or earlier copy holds that webhook id) is a
+`INSERT ... ON CONFLICT DO NOTHING RETURNING` for the events, then one for their jobs.
+Two unique constraints decide duplicates, never a read-then-write: `webhook_events.webhook_id` (the same
+delivery again) and (`event_id`, `topic`) (the same event through another subscription); `ON CONFLICT DO
+NOTHING` without a conflict target covers both, on PostgreSQL and on SQLite alike. A delivery whose row a
+constraint refused (a concurrent or earlier copy holds that webhook id, or that topic and event id) is a
 duplicate and creates nothing. After the commit every new job is put on RQ in one Redis pipeline; a
 Redis failure then is logged and the committed jobs wait for the sweeper. A failed commit raises
 `NotDurableError` (the endpoint answers 503 so Shopify retries).
@@ -88,11 +90,16 @@ def _commit(app: Flask, deliveries: Sequence[Verification],
     """INSERT the events and jobs in one transaction; returns (job id, delivery) by webhook id, and the
     time the rows were created at."""
     now = utcnow()
-    rows, by_id = [], {}
+    rows, by_id, events_seen = [], {}, set()
     for d, request_id in zip(deliveries, request_ids, strict=True):
-        if d.webhook_id in by_id:  # a second copy in the same batch: the first one is recorded
+        # A second copy in the same batch (same webhook id, or same topic and event id): the first one is
+        # recorded. The constraints would refuse it too; skipping it here says which copy wins.
+        event = (d.topic, d.event_id) if d.event_id is not None else None
+        if d.webhook_id in by_id or event in events_seen:
             continue
         by_id[d.webhook_id] = d
+        if event is not None:
+            events_seen.add(event)
         rows.append({"webhook_id": d.webhook_id, "event_id": d.event_id, "topic": d.topic,
                      "shop_domain": d.shop, "api_version": d.api_version, "triggered_at": d.triggered_at,
                      "received_at": now, "payload": d.body_text, "status": WebhookStatus.RECEIVED.value,
@@ -138,15 +145,15 @@ _INSERT_EVENTS = {}
 
 
 def _insert_events(insert):
-    """INSERT events ... ON CONFLICT (webhook_id) DO NOTHING RETURNING, binding the payload as the JSON
-    text that arrived (the JSON type would serialize the parsed dict again)."""
+    """INSERT events ... ON CONFLICT DO NOTHING RETURNING (no conflict target: every unique constraint),
+    binding the payload as the JSON text that arrived (the JSON type would serialize the parsed dict again)."""
     stmt = _INSERT_EVENTS.get(insert)
     if stmt is None:
         raw = bindparam("payload", type_=Text)
         values = {c.name: bindparam(c.name) for c in _EVENTS.columns if c.name not in ("id", "payload")}
         values["payload"] = cast(raw, JSON) if insert is postgresql.insert else raw
         stmt = _INSERT_EVENTS[insert] = (insert(_EVENTS).values(values)
-                                         .on_conflict_do_nothing(index_elements=["webhook_id"])
+                                         .on_conflict_do_nothing()
                                          .returning(_EVENTS.c.id, _EVENTS.c.webhook_id))
     return stmt
 

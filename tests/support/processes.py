@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -62,6 +63,22 @@ class Process:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_lines(self) -> list[dict]:
+        """Each line of the output as the app and gunicorn write it (JSON), or `{"msg": line}` for another."""
+        lines = []
+        for line in self.output().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            lines.append(record if isinstance(record, dict) else {"msg": line})
+        return lines
+
+    def error_lines(self) -> list[str]:
+        """The lines logged at ERROR or CRITICAL, and any traceback's first line."""
+        return [line.get("msg", "") for line in self.log_lines()
+                if line.get("level") in ("error", "critical") or "Traceback" in line.get("msg", "")]
 
 
 class WebServer(Process):
