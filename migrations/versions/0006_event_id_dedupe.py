@@ -9,20 +9,15 @@ Rows recorded before this revision may hold the same event twice (that is the fa
 earliest row of each (topic, event id) keeps its event id; the later copies' event id becomes NULL (their
 webhook ids, payloads and jobs stay), or the unique index could not be built.
 
-Numbered 0003 (reserved for this change) but applied after 0004 and 0005, which reached main first: a
-database already at 0005 gets it too.
-
-Revision ID: 0003
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-26 09:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
+revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
