@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Optional
 
 from flask import Flask
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from shopapp import logs, metrics
@@ -32,7 +32,7 @@ from shopapp.jobs.context import JobContext
 from shopapp.jobs.errors import JobCancelledError, JobLostError, JobTimeoutError, PermanentJobError, UnknownJobKindError
 from shopapp.jobs.heartbeat import Heartbeat
 from shopapp.jobs.queue import try_enqueue
-from shopapp.jobs.state import change_job, change_job_published, record_attempt
+from shopapp.jobs.state import INCREMENT, IfUnset, change_job, change_job_published, record_attempt
 from shopapp.jobs.timelimit import HARD_LIMIT_GRACE_SECONDS, TimeLimit, limit_for
 from shopapp.models import Job, JobState, WebhookEvent, WebhookStatus, utcnow
 
@@ -86,10 +86,9 @@ def run_job(app: Flask, job_id: int) -> Optional[str]:
         job, published = change_job_published(
             session, job_id, app=app,
             expect={"state": (JobState.QUEUED.value, JobState.RETRYING.value)},
-            where=[or_(Job.run_after.is_(None), Job.run_after <= now + timedelta(seconds=DUE_SLACK_SECONDS))],
-            state=JobState.RUNNING, claimed_by=me, heartbeat_at=now, attempts=Job.attempts + 1,
-            message="running", run_after=None, started_at=func.coalesce(Job.started_at, now),
-            attempt_started_at=now)
+            due_by=now + timedelta(seconds=DUE_SLACK_SECONDS),
+            state=JobState.RUNNING, claimed_by=me, heartbeat_at=now, attempts=INCREMENT,
+            message="running", run_after=None, started_at=IfUnset(now), attempt_started_at=now)
         if job is None:
             log.debug("job not claimable (taken, finished or not due)", extra={"job_id": job_id})
             return None
