@@ -7,6 +7,7 @@ from rq.job import JobStatus
 import tests.support.test_jobs  # noqa: F401  (registers the test job kinds)
 from shopapp.db import get_db
 from shopapp.jobs import queue as jobs_queue
+from shopapp.lua_scripts import execute
 from shopapp.models import Job, JobState
 
 SHOP = "test-shop.myshopify.com"
@@ -65,3 +66,16 @@ def test_batch_jobs_are_run_by_a_real_rq_worker(app, db, rq_worker):
 def test_empty_batch_writes_nothing(app, db, redis):
     jobs_queue.enqueue_batch(app, [])
     assert jobs_queue.get_queue(app).get_job_ids() == [] and redis.dbsize() == 0
+
+
+def test_a_batch_riding_on_a_pipeline_writes_what_a_batch_of_its_own_writes(app, db, redis):
+    alone, riding = _commit_jobs(app, 2)
+    jobs_queue.enqueue_batch(app, [alone])
+    with redis.pipeline(transaction=False) as pipe:
+        jobs_queue.enqueue_batch(app, [riding], pipe=pipe)
+        execute(pipe)
+    ours = redis.hgetall(RQJob.key_for(jobs_queue.rq_job_id(riding)))
+    theirs = redis.hgetall(RQJob.key_for(jobs_queue.rq_job_id(alone)))
+    assert {k: v for k, v in ours.items() if k.decode() not in _PER_JOB} == \
+        {k: v for k, v in theirs.items() if k.decode() not in _PER_JOB}
+    assert jobs_queue.get_queue(app).get_job_ids() == [jobs_queue.rq_job_id(i) for i in (alone, riding)]

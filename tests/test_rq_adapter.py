@@ -34,3 +34,17 @@ def test_queue_depths_agree_with_rqs_own_counts(redis):
     assert depths[("depths", "scheduled")] == queue.scheduled_job_registry.count == 1
     assert depths[("depths", "started")] == queue.started_job_registry.count == 0
     assert depths[("depths", "failed")] == queue.failed_job_registry.count == 0
+
+
+def _worker_after_one_job(redis, worker_class, queue_name: str) -> dict:
+    queue = Queue(queue_name, connection=redis)
+    queue.enqueue("os.getpid", result_ttl=0)
+    worker = worker_class([queue], connection=redis)
+    assert worker.work(burst=True)
+    fields = redis.hgetall(worker.key)
+    return {k.decode(): fields[k].decode() for k in (b"state", b"successful_job_count", b"failed_job_count")
+            if k in fields}
+
+
+def test_shopapp_worker_records_itself_idle_and_its_count_as_rqs_own_worker_does(redis):
+    assert _worker_after_one_job(redis, ShopappWorker, "ours") == _worker_after_one_job(redis, SimpleWorker, "stock")

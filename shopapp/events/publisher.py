@@ -19,6 +19,7 @@ import json
 import redis
 
 from shopapp import redis_keys
+from shopapp.lua_scripts import LuaScript, execute
 
 # Seeds KEYS[1] (a shop's seq counter) from Redis' clock when it does not exist: the one seeding rule.
 _SEED = """
@@ -50,12 +51,12 @@ class EventPublisher:
     def __init__(self, client: redis.Redis, log_size: int = 1000):
         self.client = client
         self.log_size = log_size
-        self._script = client.register_script(_PUBLISH)
-        self._current = client.register_script(_CURRENT)
+        self._script = LuaScript(_PUBLISH)
+        self._current = LuaScript(_CURRENT)
 
     def publish(self, shop: str, job: dict, version: int) -> int:
         """Publish `job` (the contract's job dict) at `version`; returns its seq, or 0 if already published."""
-        return int(self._call(self.client, shop, job, version))
+        return int(self._script(self.client, *self._arguments(shop, job, version)))
 
     def publish_many(self, events: list[tuple[str, dict, int]]) -> list[int]:
         """`publish` for many (shop, job, version) in one round trip (a pipeline); the seqs, in order.
@@ -66,19 +67,24 @@ class EventPublisher:
             return []
         with self.client.pipeline(transaction=False) as pipe:
             for shop, job, version in events:
-                self._call(pipe, shop, job, version)
-            return [int(seq) for seq in pipe.execute()]
+                self.queue(pipe, shop, job, version)
+            return [int(seq) for seq in execute(pipe)]
 
-    def _call(self, client, shop: str, job: dict, version: int):
+    def queue(self, pipe: redis.client.Pipeline, shop: str, job: dict, version: int) -> None:
+        """Add `publish(shop, job, version)` to `pipe`, whose `lua_scripts.execute(pipe)` runs it (its result:
+        the seq, or 0), with whatever else the caller's round trip carries."""
+        self._script.queue(pipe, *self._arguments(shop, job, version))
+
+    def _arguments(self, shop: str, job: dict, version: int) -> tuple[list, list]:
         keys_ = [redis_keys.shop_event_seq(shop), redis_keys.shop_event_log(shop), redis_keys.shop_job_versions(shop),
                  redis_keys.shop_events_channel(shop)]
         payload = json.dumps(job, separators=(",", ":"))
-        return self._script(keys=keys_, args=[job["id"], version, payload, self.log_size], client=client)
+        return keys_, [job["id"], version, payload, self.log_size]
 
     def current_seq(self, shop: str) -> int:
         """The shop's latest seq, its counter seeded first if it has none. Read it before a snapshot's rows,
         never after. Raises redis.RedisError."""
-        return int(self._current(keys=[redis_keys.shop_event_seq(shop)]))
+        return int(self._current(self.client, [redis_keys.shop_event_seq(shop)], []))
 
     def events_since(self, shop: str, since: int) -> list[str] | None:
         """Every event after `since`, as JSON text in seq order; None when the log cannot serve it."""

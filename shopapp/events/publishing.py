@@ -7,6 +7,7 @@ sweeper republishes it later (publishing is idempotent per (job, version), see `
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Optional
 
 import redis
@@ -17,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from shopapp import metrics
 from shopapp.events import get_publisher
+from shopapp.lua_scripts import execute
 from shopapp.models import Job
 
 log = logging.getLogger(__name__)
@@ -50,15 +52,26 @@ def publish_jobs(app: Flask, session: Optional[Session], jobs: list[Job]) -> int
     return len(jobs)
 
 
-def publish_new(app: Flask, events: list[tuple[str, dict, int]]) -> Optional[int]:
+def publish_new(app: Flask, events: list[tuple[str, dict, int]],
+                also: Optional[Callable[[redis.client.Pipeline], None]] = None) -> Optional[int]:
     """Publish committed jobs given as (shop, job dict, version) in one round trip, without loading or
     recording them (ingestion: the job's next change records its published version, or the sweeper does).
-    Returns how many were new to Redis (a republished version is a no-op); None, logged, when Redis could not
-    be reached (the sweeper publishes them later)."""
-    if not events:
+
+    `also(pipe)` adds the caller's own commands to the same round trip, before the events (ingestion's
+    enqueue of the same jobs). Returns how many events were new to Redis (a republished version is a no-op);
+    None, logged, when Redis could not be reached (the sweeper enqueues and publishes them later).
+    """
+    if not events and also is None:
         return 0
+    publisher = get_publisher(app)
     try:
-        seqs = get_publisher(app).publish_many(events)
+        with publisher.client.pipeline(transaction=False) as pipe:
+            if also is not None:
+                also(pipe)
+            ours = len(pipe.command_stack)
+            for shop, job, version in events:
+                publisher.queue(pipe, shop, job, version)
+            seqs = execute(pipe)[ours:]
     except redis.RedisError as exc:
         log.warning("job events not published (the sweeper will): %s", type(exc).__name__)
         return None

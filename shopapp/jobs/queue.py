@@ -99,15 +99,17 @@ def enqueue(app: Flask, job_id: int, *, kind: Optional[str], version: Optional[i
     return rq_id
 
 
-def enqueue_batch(app: Flask, job_ids: Sequence[int], lane: str = registry.WEBHOOKS_LANE) -> None:
+def enqueue_batch(app: Flask, job_ids: Sequence[int], lane: str = registry.WEBHOOKS_LANE,
+                  pipe: Optional[redis.client.Pipeline] = None) -> None:
     """Put many new Jobs of one lane on its queue in one atomic step, at a fraction of RQ's per-job cost.
 
     Each is a copy of one job hash RQ builds for the batch (`rq_adapter.copy_jobs`), whose task takes no
     argument and finds its Job id in the RQ job id (`job-<id>`, see `tasks.run_job`). Raises
-    redis.RedisError when Redis is unreachable (the committed rows wait for the sweeper).
+    redis.RedisError when Redis is unreachable (the committed rows wait for the sweeper). With `pipe`, the
+    jobs ride on that pipeline's round trip instead (`lua_scripts.execute(pipe)` runs it).
     """
     copy_jobs(get_queue(app, lane), TASK, [(rq_job_id(job_id), f"{TASK}({job_id})") for job_id in job_ids],
-              timeout=TASK_TIMEOUT_SECONDS, failure_ttl=FAILURE_TTL_SECONDS)
+              timeout=TASK_TIMEOUT_SECONDS, failure_ttl=FAILURE_TTL_SECONDS, pipe=pipe)
 
 
 def try_enqueue(app: Flask, job_id: int, *, kind: Optional[str], version: Optional[int] = None,

@@ -22,6 +22,8 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.timeouts import BaseDeathPenalty
 
+from shopapp.lua_scripts import LuaScript
+
 # RQ refreshes its worker key (HSET + 2 EXPIREs) three times per job; the key lives worker_ttl + 60 s
 # (480 s), so a refresh more often than this only costs round trips.
 WORKER_HEARTBEAT_SECONDS = 5.0
@@ -42,16 +44,18 @@ for k = 3, #KEYS do
 end
 return #KEYS - 2
 """
-_copy_script = None
+_COPY_SCRIPT = LuaScript(_COPY_JOBS)
 
 
-def copy_jobs(queue: Queue, task: str, jobs: Sequence[tuple[str, str]], *, timeout: int, failure_ttl: int) -> None:
+def copy_jobs(queue: Queue, task: str, jobs: Sequence[tuple[str, str]], *, timeout: int, failure_ttl: int,
+              pipe: Optional[redis.client.Pipeline] = None) -> None:
     """Put jobs on `queue` as copies of one job hash that RQ builds for `task` (no arguments, result_ttl 0).
 
     `jobs`: (RQ job id, description) pairs. The hash is `Job.create(...).to_dict()`, the fields and
     serialization of `enqueue_call`; the script writes each copy as RQ writes a new job without
     dependencies: the hash, its id pushed on the queue's list, the queue added to the set of queues. The
-    template crosses the network once per call. Raises redis.RedisError.
+    template crosses the network once per call. Raises redis.RedisError. With `pipe`, the copies are added
+    to it instead (run by `lua_scripts.execute(pipe)`, with whatever else that round trip carries).
     """
     if not jobs:
         return
@@ -62,17 +66,11 @@ def copy_jobs(queue: Queue, task: str, jobs: Sequence[tuple[str, str]], *, timeo
     args: list = [len(fields) // 2, *fields]
     for rq_id, description in jobs:
         args += (rq_id, description)
-    _script(queue.connection)(keys=[queue.key, queue.redis_queues_keys, *(RQJob.key_for(i) for i, _ in jobs)],
-                              args=args, client=queue.connection)
-
-
-def _script(connection: redis.Redis):
-    # One Script for the process: each call names its client, and redis-py loads the script into whichever
-    # server answers NOSCRIPT.
-    global _copy_script
-    if _copy_script is None:
-        _copy_script = connection.register_script(_COPY_JOBS)
-    return _copy_script
+    keys = [queue.key, queue.redis_queues_keys, *(RQJob.key_for(i) for i, _ in jobs)]
+    if pipe is None:
+        _COPY_SCRIPT(queue.connection, keys, args)
+    else:
+        _COPY_SCRIPT.queue(pipe, keys, args)
 
 
 def current_job_id() -> Optional[str]:
@@ -184,8 +182,9 @@ class ShopappWorker(SimpleWorker):
     def handle_job_success(self, job, queue, started_job_registry, execution):
         # RQ's generic path reads the job's status, its executions and its dependents back (5 round trips)
         # to delete a job it knows everything about. Jobs with no dependents, repeats, group or rate limit,
-        # and result_ttl=0: one MULTI/EXEC deletes the job and its execution records.
+        # and result_ttl=0: one MULTI/EXEC deletes the job and its execution records, and sets the worker idle.
         from rq.results import Result
+        from rq.worker import WorkerStatus
 
         if (job.get_result_ttl(self.default_result_ttl) != 0 or job.repeats_left or job.group_id
                 or job.has_rate_limit or job._dependency_ids):
@@ -196,6 +195,8 @@ class ShopappWorker(SimpleWorker):
             self.cleanup_execution(job, pipeline=pipeline, execution=execution)
             pipeline.delete(job.key, job.dependents_key, job.dependencies_key, Result.get_key(job.id),
                             job.execution_registry.key)
+            # RQ sets the worker idle with a round trip of its own before the next dequeue: it rides here.
+            self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
             pipeline.execute()
         job._status = JobStatus.FINISHED
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-import redis
 from flask import Flask
 from sqlalchemy import JSON, Integer, Text, bindparam, cast, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -75,9 +74,7 @@ def record_deliveries(app: Flask, deliveries: Sequence[Verification],
     republishes a job that waits longer than its grace period (a no-op in Redis when it got there).
     """
     jobs, now = _commit(app, deliveries, request_ids or [None] * len(deliveries))
-    enqueued = _enqueue(app, jobs) if jobs else False
-    if jobs:
-        _announce(app, jobs, now)
+    enqueued = _enqueue_and_announce(app, jobs, now) if jobs else False
     results = []
     for delivery in deliveries:
         job = jobs.pop(delivery.webhook_id, None)
@@ -158,21 +155,17 @@ def _insert_events(insert):
     return stmt
 
 
-def _announce(app: Flask, jobs: dict[str, tuple[int, Verification]], now: datetime) -> None:
-    """Publish each new job's `queued` state (the row as committed: version 1)."""
-    publish_new(app, [(d.shop, job_dict(id=job_id, kind=WEBHOOK_KIND, topic=d.topic, webhook_id=d.webhook_id,
-                                         state=JobState.QUEUED.value, progress=0, message=QUEUED_MESSAGE, attempts=0,
-                                         error=None, created_at=now, updated_at=now), 1)
-                      for job_id, d in jobs.values()])
-
-
-def _enqueue(app: Flask, jobs: dict[str, tuple[int, Verification]]) -> bool:
-    """Put the committed jobs on RQ in one transaction; False (logged) when Redis is unreachable."""
-    try:
-        enqueue_batch(app, [job_id for job_id, _ in jobs.values()])
+def _enqueue_and_announce(app: Flask, jobs: dict[str, tuple[int, Verification]], now: datetime) -> bool:
+    """Put the committed jobs on RQ and publish each one's `queued` state (the row as committed: version 1),
+    in one Redis round trip; False (logged) when Redis is unreachable (the sweeper does both later)."""
+    events = [(d.shop, job_dict(id=job_id, kind=WEBHOOK_KIND, topic=d.topic, webhook_id=d.webhook_id,
+                                state=JobState.QUEUED.value, progress=0, message=QUEUED_MESSAGE, attempts=0,
+                                error=None, created_at=now, updated_at=now), 1)
+              for job_id, d in jobs.values()]
+    job_ids = [job_id for job_id, _ in jobs.values()]
+    if publish_new(app, events, also=lambda pipe: enqueue_batch(app, job_ids, pipe=pipe)) is not None:
         return True
-    except redis.RedisError as exc:
-        for job_id, d in jobs.values():
-            log.warning("webhook committed but not enqueued (the sweeper will): %s", type(exc).__name__,
-                        extra={"shop": d.shop, "topic": d.topic, "webhook_id": d.webhook_id, "job_id": job_id})
-        return False
+    for job_id, d in jobs.values():
+        log.warning("webhook committed but not enqueued (the sweeper will)",
+                    extra={"shop": d.shop, "topic": d.topic, "webhook_id": d.webhook_id, "job_id": job_id})
+    return False
