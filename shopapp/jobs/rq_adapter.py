@@ -22,7 +22,7 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.timeouts import BaseDeathPenalty
 
-from shopapp.lua_scripts import LuaScript
+from shopapp.lua_scripts import LuaScript, execute
 
 # RQ refreshes its worker key (HSET + 2 EXPIREs) three times per job; the key lives worker_ttl + 60 s
 # (480 s), so a refresh more often than this only costs round trips.
@@ -122,6 +122,9 @@ class ShopappWorker(SimpleWorker):
     death_penalty_class = _EngineTimeLimits
     on_start = None
     on_stop = None
+    # What rides on the MULTI that marks a job done: `hold()` when a job starts, `board(pipe)` before that
+    # MULTI runs, `arrived()` after, `release()` when the job ended (whatever the outcome).
+    rider = None
     _last_beat: float = float("-inf")
     _beat_ttl: int = 0
     _prepared_job_id: Optional[str] = None
@@ -182,7 +185,8 @@ class ShopappWorker(SimpleWorker):
     def handle_job_success(self, job, queue, started_job_registry, execution):
         # RQ's generic path reads the job's status, its executions and its dependents back (5 round trips)
         # to delete a job it knows everything about. Jobs with no dependents, repeats, group or rate limit,
-        # and result_ttl=0: one MULTI/EXEC deletes the job and its execution records, and sets the worker idle.
+        # and result_ttl=0: one MULTI/EXEC deletes the job and its execution records, sets the worker idle
+        # and carries the `rider`'s commands (the job's last event).
         from rq.results import Result
         from rq.worker import WorkerStatus
 
@@ -197,8 +201,21 @@ class ShopappWorker(SimpleWorker):
                             job.execution_registry.key)
             # RQ sets the worker idle with a round trip of its own before the next dequeue: it rides here.
             self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
-            pipeline.execute()
+            if self.rider is not None:
+                self.rider.board(pipeline)
+            execute(pipeline)
+            if self.rider is not None:
+                self.rider.arrived()
         job._status = JobStatus.FINISHED
+
+    def perform_job(self, job, queue, execution):
+        if self.rider is None:
+            return super().perform_job(job, queue, execution)
+        self.rider.hold()
+        try:
+            return super().perform_job(job, queue, execution)
+        finally:
+            self.rider.release()
 
     def _start_scheduler(self, *args, **kwargs):
         super()._start_scheduler(*args, **kwargs)

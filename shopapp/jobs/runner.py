@@ -197,7 +197,8 @@ def _finish(attempt: _Attempt, state: JobState, *, message: str, error: Optional
                         .values(status=status.value).execution_options(synchronize_session=False))
     done = change_job(session, job.id, app=attempt.app, expect={"state": JobState.RUNNING.value,
                                                                  "claimed_by": attempt.me},
-                      published=attempt.published, state=state, message=message, error=error, claimed_by=None,
+                      published=attempt.published, hold=True, state=state, message=message, error=error,
+                      claimed_by=None,
                       heartbeat_at=None, finished_at=utcnow(),
                       progress=100 if state == JobState.SUCCEEDED else job.progress)
     if done is None:

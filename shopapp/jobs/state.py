@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, bindparam, case, func, or_, update
 from sqlalchemy.orm import Session
 
-from shopapp.events.publishing import publish_job
+from shopapp.events.publishing import held_events, publish_job
 from shopapp.models import Job, JobAttempt, JobState, utcnow
 
 _COLUMNS = frozenset(c.key for c in Job.__table__.columns) - {"id", "version", "published_version"}
@@ -22,7 +22,7 @@ _COLUMNS = frozenset(c.key for c in Job.__table__.columns) - {"id", "version", "
 
 def change_job(session: Session, job_id: int, *, app: Optional[Flask] = None,
                expect: Optional[dict[str, Any]] = None, where: Iterable[ColumnElement] = (),
-               published: Optional[int] = None, due_by: Optional[datetime] = None,
+               published: Optional[int] = None, due_by: Optional[datetime] = None, hold: bool = False,
                **fields: Any) -> Optional[Job]:
     """Apply `fields` to job `job_id` if it matches `expect`/`where`; commit; publish. The one state change.
 
@@ -37,17 +37,19 @@ def change_job(session: Session, job_id: int, *, app: Optional[Flask] = None,
 
     The publish is not recorded by a transaction of its own (that would be a commit more per change):
     `published` is an earlier version of this job that reached Redis, whose record rides on this change's
-    UPDATE (see `change_job_published`); the sweeper records the rest, in batches.
+    UPDATE (see `change_job_published`); the sweeper records the rest, in batches. With `hold`, a worker
+    publishes the change with its next Redis round trip (`events.publishing.held_events`: a job's last
+    change, sent with RQ's own bookkeeping), elsewhere at once.
     """
     job, _ = change_job_published(session, job_id, app=app, expect=expect, where=where, published=published,
-                                  due_by=due_by, **fields)
+                                  due_by=due_by, hold=hold, **fields)
     return job
 
 
 def change_job_published(session: Session, job_id: int, *, app: Optional[Flask] = None,
                          expect: Optional[dict[str, Any]] = None, where: Iterable[ColumnElement] = (),
                          published: Optional[int] = None, due_by: Optional[datetime] = None,
-                         **fields: Any) -> tuple[Optional[Job], bool]:
+                         hold: bool = False, **fields: Any) -> tuple[Optional[Job], bool]:
     """`change_job`, also saying whether the change reached Redis: (job, published).
 
     For a change the caller follows with another change of the same job soon (the worker's claim, then its
@@ -56,7 +58,7 @@ def change_job_published(session: Session, job_id: int, *, app: Optional[Flask] 
     first, the sweeper republishes the job's current state (idempotent per (job, version)), so nothing is
     lost.
     """
-    return _change(session, job_id, app, expect, where, published, due_by, fields)
+    return _change(session, job_id, app, expect, where, published, due_by, hold, fields)
 
 
 class Increment:
@@ -137,7 +139,7 @@ def _statement(value_kinds: tuple, expect_kinds: tuple, published: bool, due_by:
 
 
 def _change(session: Session, job_id: int, app: Optional[Flask], expect: Optional[dict[str, Any]],
-            where: Iterable[ColumnElement], published: Optional[int], due_by: Optional[datetime],
+            where: Iterable[ColumnElement], published: Optional[int], due_by: Optional[datetime], hold: bool,
             fields: dict[str, Any]) -> tuple[Optional[Job], bool]:
     app = app or current_app._get_current_object()
     unknown = set(fields) - _COLUMNS
@@ -175,6 +177,9 @@ def _change(session: Session, job_id: int, app: Optional[Flask], expect: Optiona
     if job is None:
         return None, False
     session.commit()
+    if hold:
+        held_events.publish_job_later(app, job)
+        return job, False
     return job, publish_job(app, None, job)
 
 

@@ -22,6 +22,7 @@ from rq import Queue
 from rq.exceptions import StopRequested
 
 from shopapp.db import get_db
+from shopapp.events.publishing import held_events
 from shopapp.jobs import runner, tasks
 from shopapp.jobs.queue import queue_name
 from shopapp.jobs.rq_adapter import ShopappWorker
@@ -100,10 +101,16 @@ def run_worker(app: Flask, lanes: Sequence[str], burst: bool = False) -> int:
     return 0
 
 
-def _new_worker(app: Flask, connection, lanes: Sequence[str], generation: int, burst: bool) -> ShopappWorker:
+class EngineWorker(ShopappWorker):
+    """The engine's RQ worker: a job's last event rides on the MULTI that marks it done in RQ."""
+
+    rider = held_events
+
+
+def _new_worker(app: Flask, connection, lanes: Sequence[str], generation: int, burst: bool) -> EngineWorker:
     name = f"shopapp.{socket.gethostname()}.{os.getpid()}" + (f".{generation}" if generation else "")
     queues = [Queue(queue_name(app, lane), connection=connection) for lane in lanes]
-    worker = ShopappWorker(queues, connection=connection, name=name)
+    worker = EngineWorker(queues, connection=connection, name=name)
     if not burst:
         sweeper = PeriodicSweeper(app)
         worker.on_start, worker.on_stop = sweeper.start, sweeper.stop

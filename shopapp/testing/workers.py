@@ -10,12 +10,12 @@ from flask import Flask
 from shopapp.jobs import tasks
 from shopapp.jobs.queue import get_queue
 from shopapp.jobs.registry import LANES
-from shopapp.jobs.rq_adapter import ShopappWorker
+from shopapp.jobs.worker import EngineWorker
 from shopapp.redis_client import get_redis
 from shopapp.testing.waiting import wait_until
 
 
-class TestProcessWorker(ShopappWorker):
+class TestProcessWorker(EngineWorker):
     """The worker class `python -m shopapp worker` runs (the engine's time limits keep pytest-timeout's
     alarm: see shopapp.jobs.timelimit)."""
 
