@@ -63,7 +63,7 @@ POOL_OVERFLOW = 20
 # - prepare_threshold None: no server-side prepared statements. psycopg prepares a statement on its fifth
 #   use on a connection; behind PgBouncer in transaction mode the next transaction may run on another server
 #   connection ("prepared statement "_pg3_0" does not exist"). Off always, so PgBouncer needs no setting;
-#   it costs a few percent of a trivial job's database time (bench/prepared.py).
+#   it costs ~10-15% of a trivial job's database work, measured straight to PostgreSQL (bench/prepared.py).
 # - connect_timeout and the TCP options: a link that silently drops packets fails a connect after 5 s and a
 #   statement whose data goes unacknowledged after 15 s, instead of hanging for minutes; idle pooled
 #   connections are probed after 30 s.
