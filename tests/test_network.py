@@ -29,11 +29,9 @@ from tests.support.netns import Network, unavailable_reason
 from tests.support.orders import order_webhooks
 from tests.support.outcomes import (
     FAST_RECOVERY,
-    all_jobs_succeeded,
     assert_exactly_once,
-    finish_sending,
-    job_states,
     send_in_background,
+    settle,
 )
 from tests.support.pg_cluster import PgCluster, server_binaries
 from tests.support.processes import Process
@@ -170,12 +168,7 @@ def test_hosts_on_a_failing_network_lose_nothing_and_leave_no_page_wrong(cluster
                        what="web1's /readyz answering 503 while it cannot reach Redis")
             _hold(PARTITION_SECONDS)
 
-        report = finish_sending(thread, holder, timeout=180)
-        assert report.accepted == WEBHOOKS, (report.outcomes, [d.outcomes for d in report.failed()][:5])
-        wait_until(lambda: all_jobs_succeeded(db, WEBHOOKS), timeout=120, what="every job succeeded",
-                   explain=lambda: job_states(db))
-        for page in pages:  # what each page shows ends up true: every job it lists has succeeded
-            page.wait_for(lambda c: c.view() and set(c.view().values()) == {"succeeded"}, timeout=90)
+        report = settle(db, (thread, holder), pages, WEBHOOKS)
     finally:
         for page in pages:
             page.close()

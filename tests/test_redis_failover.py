@@ -19,11 +19,10 @@ from tests.support.live_client import LiveClient
 from tests.support.orders import order_webhooks
 from tests.support.outcomes import (
     FAST_RECOVERY,
-    all_jobs_succeeded,
     assert_exactly_once,
-    finish_sending,
     job_states,
     send_in_background,
+    settle,
 )
 from tests.support.sentinel import SentinelCluster
 from tests.support.shopify_sender import ShopifySender
@@ -70,12 +69,7 @@ def test_killing_the_redis_primary_loses_no_webhook_and_leaves_no_page_wrong(
                    what="the job of the webhook sent after the kill succeeding on every page",
                    explain=lambda: (job_states(db), [_page_state(p) for p in pages]))
         recovered_after = time.monotonic() - killed_at
-        report = finish_sending(thread, holder)
-        assert report.accepted == WEBHOOKS, (report.outcomes, [d.outcomes for d in report.failed()][:5])
-        wait_until(lambda: all_jobs_succeeded(db, WEBHOOKS + 1), timeout=90, what="every job succeeded",
-                   explain=lambda: job_states(db))
-        for page in pages:  # what the page shows ends up true: every job it lists has succeeded
-            page.wait_for(lambda c: c.view() and set(c.view().values()) == {"succeeded"}, timeout=60)
+        report = settle(db, (thread, holder), pages, WEBHOOKS + 1)
     finally:
         for page in pages:
             page.close()

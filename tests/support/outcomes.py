@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from shopapp.features.orders.models import Order
 from shopapp.models import Job, JobState, WebhookEvent
+from shopapp.testing import wait_until
 from tests.support.features import TEST_FEATURES
 from tests.support.live_client import LiveClient
 from tests.support.orders import count_rows
@@ -64,3 +65,16 @@ def finish_sending(thread: threading.Thread, holder: dict, timeout: float = 120.
     thread.join(timeout)
     assert not thread.is_alive(), "the sender did not finish"
     return holder["report"]
+
+
+def settle(db, sent: tuple[threading.Thread, dict], pages: list[LiveClient], jobs: int,
+           timeout: float = 120.0) -> SendReport:
+    """After a fault: every webhook of the background sender `sent` accepted, all `jobs` jobs succeeded, and
+    every page's view (its last snapshot and the events since) showing only succeeded jobs. The report."""
+    report = finish_sending(*sent, timeout=timeout)
+    assert report.accepted == len(report.deliveries), (report.outcomes, [d.outcomes for d in report.failed()][:5])
+    wait_until(lambda: all_jobs_succeeded(db, jobs), timeout=timeout, what="every job succeeded",
+               explain=lambda: job_states(db))
+    for page in pages:  # what the page shows ends up true: every job it lists has succeeded
+        page.wait_for(lambda c: c.view() and set(c.view().values()) == {"succeeded"}, timeout=timeout)
+    return report

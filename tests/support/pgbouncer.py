@@ -4,7 +4,7 @@
         url = bouncer.url_for(database_url)      # the same database, through PgBouncer
         bouncer.stats(database)                  # SHOW STATS of the admin console, for that database
 
-Its configuration, pid file, log and unix socket live in a directory of its own under the system's temp
+Its configuration, pid file and unix socket live in a directory of its own under the system's temp
 directory (PgBouncer refuses to run as root: as root it runs as `postgres`, which must own that directory
 and reach it, which pytest's private tmp_path does not allow). Authentication is `trust` (the test server's
 own), with the user listed in the auth file as PgBouncer requires.
@@ -15,8 +15,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +23,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from shopapp.embedded_redis import free_port
+from tests.support.processes import Process
 
 # Debian installs it in /usr/sbin, which is not on every user's PATH.
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
@@ -45,7 +44,7 @@ class PgBouncer:
         self.user, self.pool_mode, self.pool_size = user, pool_mode, pool_size
         self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="shopapp-pgbouncer-"))
-        self.process: subprocess.Popen | None = None
+        self.process: Process | None = None
 
     def url_for(self, database_url: str) -> str:
         """`database_url` with PgBouncer as its host and port."""
@@ -62,8 +61,8 @@ class PgBouncer:
             owner = pwd.getpwnam(USER)
             for path in (self.directory, *self.directory.iterdir()):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
+        # Its log goes to stderr, into a file this process opened (PgBouncer, as postgres, need not write it).
+        self.process = Process(args, dict(os.environ), self.directory.with_suffix(".log")).start()
         self._wait_ready(timeout)
         return self
 
@@ -80,7 +79,6 @@ listen_addr = 127.0.0.1
 listen_port = {self.port}
 unix_socket_dir = {self.directory}
 pidfile = {self.directory / "pgbouncer.pid"}
-logfile = {self.log_path}
 auth_type = trust
 auth_file = {self.directory / "userlist.txt"}
 admin_users = {self.user}
@@ -92,18 +90,14 @@ ignore_startup_parameters = extra_float_digits,options
 """)
         return ini
 
-    @property
-    def log_path(self) -> Path:
-        return self.directory / "pgbouncer.log"
-
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.process.output() if self.process is not None else ""
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"pgbouncer exited ({self.process.returncode}):\n{self.log()[-2000:]}")
+            if not self.process.alive():
+                raise RuntimeError(f"pgbouncer exited:\n{self.log()[-2000:]}")
             try:
                 self.admin("SHOW VERSION")
                 return
@@ -123,15 +117,11 @@ ignore_startup_parameters = extra_float_digits,options
         """SHOW STATS' row for `database` ({} when it saw no traffic yet)."""
         return next((row for row in self.admin("SHOW STATS") if row["database"] == database), {})
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGINT (PgBouncer's safe shutdown), then SIGKILL; remove its directory."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def stop(self) -> None:
+        """Stop PgBouncer (SIGTERM: its immediate shutdown), remove its directory and log."""
+        if self.process is not None:
+            self.process.stop()
+            self.process.log_path.unlink(missing_ok=True)
         self.process = None
         shutil.rmtree(self.directory, ignore_errors=True)
 
