@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup browsers clean bench
+.PHONY: run test lint setup browsers servers clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,20 @@ browsers:
 	    echo "make: could not install chromium; browser tests will be skipped"; \
 	  else echo "make: chromium not found and cannot be installed here; browser tests will be skipped"; fi; }
 
-test: $(STAMP) browsers
+# Debian's pgbouncer (tests/test_pgbouncer.py) and nftables (tests/test_network.py cuts links with it), where
+# the machine allows (root + apt); the tests that need them say why they skip otherwise.
+servers:
+	@missing=""; PATH="$$PATH:/usr/sbin:/sbin"; \
+	for pair in pgbouncer:pgbouncer nft:nftables ip:iproute2; do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $$missing >/dev/null 2>&1)) || \
+	    echo "make: could not install$$missing; the tests that need them will be skipped"; \
+	  else echo "make:$$missing not found and cannot be installed here; the tests that need them will be skipped"; fi; fi
+
+test: $(STAMP) browsers servers
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # ruff (pyproject.toml: E, F, W, I, B, UP, SIM at 120 columns), then the layers as import-linter contracts.

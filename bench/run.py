@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, one after the other, then every figure with its target and PASS/MISS.
 
-    python -m bench.run [--only ingest,workers,e2e,fanout,large_bodies] [--database-url URL] [--quick]
+    python -m bench.run [--only ingest,workers,e2e,fanout,large_bodies,sizing,prepared] [--database-url URL]
+        [--quick]
 
 Runs each bench (`python -m bench.<name>`) with the same database (SQLite by default; --database-url or
 DATABASE_URL: a PostgreSQL database whose name contains "bench", wiped by each bench) and BENCH_QUICK, each
@@ -26,7 +27,7 @@ from bench.common import ROOT, UNITS
 
 # Deadlines in seconds (full run, quick run): a bench still running then is stopped and counted as failed.
 BENCHES = {"ingest": (900, 180), "workers": (600, 120), "e2e": (600, 120), "fanout": (900, 180),
-           "large_bodies": (300, 120)}
+           "large_bodies": (300, 120), "sizing": (300, 120), "prepared": (300, 120)}
 
 
 def run_bench(name: str, env: dict, deadline: float) -> str:

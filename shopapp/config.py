@@ -51,6 +51,12 @@ class Config:
     BIND_HOST: str = ""
     DATABASE_URL: str = ""
     REDIS_URL: str = ""
+    # Redis Sentinel: (host, port) of each sentinel and the monitored master's name. With them every Redis
+    # client follows the master Sentinel names; REDIS_URL then only gives the master's credentials, db and TLS.
+    REDIS_SENTINELS: tuple[tuple[str, int], ...] = ()
+    REDIS_SENTINEL_MASTER: str = ""
+    # The sentinels' own password (their `requirepass`), when they have one.
+    REDIS_SENTINEL_PASSWORD: str = ""
     DEV_MODE: bool = False
     # Unset in production. Sends every OAuth and Admin API call to this origin (tests, local stand-in).
     SHOPIFY_ADMIN_ORIGIN: str = ""
@@ -131,6 +137,7 @@ class Config:
             enc_keys, key_generated = (load_dev_credentials()["encryption_key"],), True
         port = reader.integer("PORT", 8000, minimum=1, maximum=65535)
         max_bytes = reader.integer("WEBHOOK_MAX_BYTES", cls.WEBHOOK_MAX_BYTES, minimum=1)
+        sentinels, sentinel_master = reader.sentinels("REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_URL")
         return cls(
             SHOPIFY_API_KEY=key,
             SHOPIFY_API_SECRET=secret,
@@ -141,6 +148,9 @@ class Config:
             BIND_HOST=reader.address("BIND_HOST", ""),
             DATABASE_URL=reader.database_url("DATABASE_URL"),
             REDIS_URL=reader.redis_url("REDIS_URL"),
+            REDIS_SENTINELS=sentinels,
+            REDIS_SENTINEL_MASTER=sentinel_master,
+            REDIS_SENTINEL_PASSWORD=env.get("REDIS_SENTINEL_PASSWORD", ""),
             DEV_MODE=dev,
             SHOPIFY_ADMIN_ORIGIN=reader.origin("SHOPIFY_ADMIN_ORIGIN"),
             ENCRYPTION_KEYS=enc_keys,
@@ -209,6 +219,11 @@ class Config:
         # of `flask.session` fails loudly instead of setting a cookie.
         data["MAX_CONTENT_LENGTH"] = None  # the webhook endpoint enforces its own limit
         return data
+
+    @property
+    def redis_configured(self) -> bool:
+        """True when a Redis is named: REDIS_URL, or Sentinel (REDIS_SENTINELS and REDIS_SENTINEL_MASTER)."""
+        return bool(self.REDIS_URL or self.REDIS_SENTINELS)
 
     @property
     def api_secrets(self) -> tuple[str, ...]:
@@ -325,6 +340,24 @@ class _Reader:
         if urlparse(raw).scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(f"{name}={_redact(raw)!r} is not a redis://, rediss:// or unix:// URL")
         return raw
+
+    def sentinels(self, name: str, master_name: str, url_name: str) -> tuple[tuple[tuple[str, int], ...], str]:
+        """`host:port,host:port` (IPv6 as `[::1]:26379`) and the master's name: both set, or neither."""
+        raw, master = self.env.get(name, "").strip(), self.env.get(master_name, "").strip()
+        if bool(raw) != bool(master):
+            raise ConfigError(f"{name} and {master_name} go together: set both (Sentinel) or neither")
+        if not raw:
+            return (), ""
+        if self.env.get(url_name, "").strip().startswith("unix://"):
+            raise ConfigError(f"{url_name} is a unix:// URL, which Sentinel cannot name: use redis:// or rediss://")
+        nodes = []
+        for entry in (e.strip() for e in raw.split(",")):
+            host, _, port = entry.rpartition(":")
+            host = host.strip("[]")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(f"{name} holds {entry!r}, which is not host:port (e.g. 10.0.0.5:26379)")
+            nodes.append((host, int(port)))
+        return tuple(nodes), master
 
     def address(self, name: str, default: str) -> str:
         raw = self.env.get(name, "").strip()

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -54,12 +55,16 @@ class EmbeddedRedis:
     CONFIG_FILE = "redis.conf"
 
     def __init__(self, directory: Path, port: int | None = None, binary: str | None = None,
-                 persist: bool = True, password: str | None = None):
+                 persist: bool = True, password: str | None = None, extra_args: Sequence[str] = (),
+                 config_file: Path | None = None):
+        """`extra_args` follow (and override) the defaults; `config_file` (a sentinel's configuration, which
+        Sentinel rewrites) is what redis-server reads first, instead of the password's file."""
         self.directory = Path(directory)
         self.port = port or free_port()
         self.binary = binary or find_binary()
         self.persist = persist
         self.password = password
+        self.extra_args, self.config_file = list(extra_args), config_file
         self.process: subprocess.Popen | None = None
 
     @property
@@ -78,7 +83,7 @@ class EmbeddedRedis:
         args = [self.binary, *self._config_file(), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.directory), "--save", "", "--daemonize", "no",
                 "--logfile", str(self.directory / "redis.log"),
-                "--appendonly", "yes" if self.persist else "no", "--protected-mode", "yes"]
+                "--appendonly", "yes" if self.persist else "no", "--protected-mode", "yes", *self.extra_args]
         # Output goes to the log file; a pipe nobody reads could fill up and stall the server.
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         start_new_session=True)
@@ -86,7 +91,9 @@ class EmbeddedRedis:
         return self
 
     def _config_file(self) -> list[str]:
-        """[path of a config file holding the password (mode 0600)], or [] without a password."""
+        """[the given config file], or [a config file holding the password (mode 0600)], or []."""
+        if self.config_file is not None:
+            return [str(self.config_file)]
         if not self.password:
             return []
         path = self.directory / self.CONFIG_FILE
@@ -97,8 +104,12 @@ class EmbeddedRedis:
             config.write(f'requirepass "{self.password}"\n')
         return [str(path)]
 
+    def client(self) -> redis.Redis:
+        """A client that can PING this server (a subclass with TLS overrides it)."""
+        return redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.5)
+
     def _wait_ready(self, timeout: float) -> None:
-        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.5)
+        client = self.client()
         try:
             self._poll_ready(client, timeout)
         finally:

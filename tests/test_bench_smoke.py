@@ -2,7 +2,7 @@
 
 Only counts are checked (how many webhooks, jobs, events and sockets a figure is made of, and the
 guarantees: nothing acknowledged lost, no socket dropped), never a timing: the figures are read by a
-person, from a full run on a quiet machine (`make bench`). The five quick runs start together, so the
+person, from a full run on a quiet machine (`make bench`). The quick runs start together, so the
 module takes about as long as the slowest of them; sharing the cores changes no count.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ QUICK_RUNS = {  # name: the command after `python -m`
     "e2e": ["bench.e2e"],
     "fanout": ["bench.fanout", "--scenario", "idle"],
     "large_bodies": ["bench.large_bodies"],
+    "sizing": ["bench.sizing"],
 }
 
 
@@ -109,3 +110,13 @@ def test_large_bodies_bench_sees_every_delivery_accepted_and_each_web_process_me
 
     assert figures["large_bodies.accepted"]["counts"] == {"deliveries": 4, "accepted": 4}
     assert figures["large_bodies.peak_rss"]["counts"] == {"deliveries": 4, "web_processes": 2}
+
+
+def test_sizing_bench_measures_queued_jobs_open_sockets_and_a_replay_log(quick_runs):
+    figures = quick_runs["sizing"].figures()
+
+    assert figures["sizing.redis_kb_per_1000_queued_jobs"]["counts"] == {"jobs": 500}
+    assert figures["sizing.redis_kb_per_1000_sockets"]["counts"] == {"sockets": 50, "shops": 5}
+    assert figures["sizing.web_kb_per_socket"]["counts"] == {"sockets": 50}
+    assert figures["sizing.redis_kb_per_1000_job_versions"]["counts"] == {"jobs": 1100}
+    assert figures["sizing.redis_kb_per_full_replay_log"]["value"] > 0

@@ -88,6 +88,27 @@ def test_previous_secret_is_accepted_during_rotation():
     assert config.api_secrets == ("s", "old")
 
 
+def test_sentinels_name_redis_without_a_redis_url():
+    config = Config.from_env(dict(BASE, REDIS_SENTINELS="10.0.0.5:26379, [fd00::7]:26380",
+                                  REDIS_SENTINEL_MASTER="shopapp"))
+    assert config.REDIS_SENTINELS == (("10.0.0.5", 26379), ("fd00::7", 26380))
+    assert config.REDIS_SENTINEL_MASTER == "shopapp"
+    assert config.REDIS_URL == "" and config.redis_configured
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({"REDIS_SENTINELS": "10.0.0.5:26379"}, "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together"),
+    ({"REDIS_SENTINEL_MASTER": "shopapp"}, "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together"),
+    ({"REDIS_SENTINELS": "10.0.0.5", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS holds '10.0.0.5'"),
+    ({"REDIS_SENTINELS": "h:0", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS holds 'h:0'"),
+    ({"REDIS_SENTINELS": "h:1,", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS holds ''"),
+    ({"REDIS_SENTINELS": "h:1", "REDIS_SENTINEL_MASTER": "m", "REDIS_URL": "unix:///tmp/r.sock"}, "unix://"),
+])
+def test_malformed_sentinel_settings_name_the_variable(env, expected):
+    with pytest.raises(ConfigError, match=expected):
+        Config.from_env(dict(BASE, **env))
+
+
 def test_every_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     internal = {"TESTING", "ENCRYPTION_KEYS", "APP_URL", "DEV_MODE"}

@@ -7,85 +7,39 @@ a sender that retries any non-2xx with the same webhook id, as Shopify does.
 from __future__ import annotations
 
 import functools
-import threading
 
 import psutil
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from shopapp.embedded_redis import EmbeddedRedis, find_binary
-from shopapp.features.orders.models import Order
 from shopapp.jobs import queue as jobs_queue
-from shopapp.models import Job, JobState, WebhookEvent
+from shopapp.models import Job, JobState
 from shopapp.testing import SHOP as DEFAULT_SHOP
 from shopapp.testing import wait_until as _wait_until
-from tests.support.features import TEST_FEATURES
 from tests.support.live_client import LiveClient
-from tests.support.orders import count_rows, order_webhooks
-from tests.support.shopify_sender import SendReport, ShopifySender
+from tests.support.orders import order_webhooks
+from tests.support.outcomes import (
+    FAST_RECOVERY,
+    all_jobs_succeeded,
+    assert_exactly_once,
+    assert_socket_saw_each_success_once,
+    finish_sending,
+    job_states,
+    send_in_background,
+)
+from tests.support.shopify_sender import ShopifySender
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-# A stalled job is handed over quickly, so the tests need not wait JOB_STALL_SECONDS' production default.
-FAST_RECOVERY = {"JOB_STALL_SECONDS": "1.5", "SWEEP_INTERVAL_SECONDS": "0.3", "FEATURES": TEST_FEATURES}
 
 
 # --- helpers --------------------------------------------------------------------------------------
 
 # Recovery from a killed part takes longer than a single process's wait.
 wait_until = functools.partial(_wait_until, timeout=90.0)
-
-
-def job_states(db) -> dict:
-    """{state: count} and the attempts and message of a few unfinished jobs (for a failure's message)."""
-    with db.session() as session:
-        states = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
-        stuck = session.execute(select(Job.id, Job.state, Job.attempts, Job.message, Job.published_version,
-                                       Job.version).where(Job.state != JobState.SUCCEEDED.value).limit(5)).all()
-    return {"states": states, "unfinished": [tuple(row) for row in stuck]}
-
-
-def all_jobs_succeeded(db, expected: int) -> bool:
-    return count_rows(db, Job, Job.state == JobState.SUCCEEDED.value) == expected
-
-
-def assert_exactly_once(db, webhooks: list, extra_jobs: int = 0) -> None:
-    """One WebhookEvent and one Job per webhook id, every job succeeded, every effect applied once."""
-    ids = {hook.webhook_id for hook in webhooks}
-    with db.session() as session:
-        assert sorted(session.scalars(select(WebhookEvent.webhook_id)).all()) == sorted(ids)
-        webhook_jobs = session.scalars(select(Job.webhook_id).where(Job.webhook_id.is_not(None))).all()
-        assert sorted(webhook_jobs) == sorted(ids)  # exactly one job per webhook
-        assert count_rows(db, Job) == len(ids) + extra_jobs
-        assert session.scalars(select(Job.state).where(Job.state != JobState.SUCCEEDED.value)).all() == []
-        counts = session.scalars(select(Order.applied_count)).all()
-    assert len(counts) == len(ids) + extra_jobs and set(counts) == {1}
-
-
-def assert_socket_saw_each_success_once(client: LiveClient, job_count: int) -> None:
-    succeeded = client.count("succeeded")
-    assert len(succeeded) == job_count, (client.name, len(succeeded))
-    assert set(succeeded.values()) == {1}, (client.name, [j for j, n in succeeded.items() if n > 1])
-    assert not client.gaps, (client.name, client.gaps)
-    seqs = client.seqs()
-    assert len(seqs) == len(set(seqs)), (client.name, "an event arrived twice")
-
-
-def send_in_background(sender: ShopifySender, webhooks: list, rate: float | None = None):
-    """Start sending; returns (thread, holder) where holder["report"] is set when every webhook is settled."""
-    holder: dict = {}
-    thread = threading.Thread(target=lambda: holder.update(report=sender.send_all(webhooks, rate=rate)))
-    thread.start()
-    return thread, holder
-
-
-def finish_sending(thread: threading.Thread, holder: dict, timeout: float = 120.0) -> SendReport:
-    thread.join(timeout)
-    assert not thread.is_alive(), "the sender did not finish"
-    return holder["report"]
 
 
 @pytest.fixture

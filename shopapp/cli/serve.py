@@ -43,7 +43,7 @@ def serve_command() -> int:
     # The children write to this terminal (or not): decided once here, so web, worker and gunicorn agree.
     env["LOG_FORMAT"] = "json" if logs.use_json_lines(config.LOG_FORMAT, config.DEV_MODE) else "plain"
     redis = None
-    if not config.REDIS_URL:
+    if not config.redis_configured:
         redis = EmbeddedRedis(INSTANCE_DIR / "redis", password=secrets.token_urlsafe(32)).start()
         env["REDIS_URL"] = redis.url
         print(f"shopapp: embedded Redis on {redis.public_url}, password-protected (data in instance/redis)",

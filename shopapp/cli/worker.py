@@ -46,8 +46,8 @@ def worker_command(processes: int | None, burst: bool, lanes: str | None) -> int
     from shopapp import metrics
 
     config = settings()
-    if not config.REDIS_URL:
-        raise ConfigError("REDIS_URL is not set: run `make run` or set REDIS_URL")
+    if not config.redis_configured:
+        raise ConfigError("REDIS_URL is not set: run `make run` or set REDIS_URL (or REDIS_SENTINELS)")
     metrics.prepare_worker_process(config)  # before any task module imports prometheus_client
     own_lanes = _lanes(lanes)
     if own_lanes is not None:

@@ -71,7 +71,7 @@ def run_worker(app: Flask, lanes: Sequence[str], burst: bool = False) -> int:
     config = app.config
     tasks.set_worker_app(app)
     runner.exit_on_hard_limit = True
-    connection = connect(config["REDIS_URL"])  # its own client: RQ raises its socket timeout for blocking pops
+    connection = connect(config)  # its own client: RQ raises its socket timeout for blocking pops
     if burst:
         with app.app_context():
             try:

@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
     # Pings are sent by each socket's handler when the hub's watcher says they are due, not by
     # simple-websocket's reader: its ping loop keeps a selector and a timer per socket.
     app.config["SOCK_SERVER_OPTIONS"] = server_options(app.config["WS_MAX_MESSAGE_BYTES"])
-    app.extensions["shopapp.realtime"] = Hub(app.config["REDIS_URL"])
+    app.extensions["shopapp.realtime"] = Hub(app.config)
     app.register_blueprint(bp)
     sock.init_app(app)
 

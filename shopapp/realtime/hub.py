@@ -23,6 +23,7 @@ import redis
 from shopapp import redis_keys
 from shopapp.realtime import codes
 from shopapp.realtime.jobsocket import Event, JobSocket
+from shopapp.redis_client import subscriber_client
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ _HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
 class Hub:
     """Subscribes once per process and hands each shop's events to that shop's sockets."""
 
-    def __init__(self, redis_url: str):
-        self.redis_url = redis_url
+    def __init__(self, redis_settings):
+        self.redis_settings = redis_settings  # what `redis_client.subscriber_client` takes: the app's config
         self.closing_code: int | None = None
         self.reconnects = 0
         self._lock = threading.Lock()
@@ -128,8 +129,7 @@ class Hub:
         delay = BACKOFF_INITIAL_SECONDS
         subscribed_before = False
         while not self._stopped.is_set():
-            client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10,
-                                          socket_keepalive=True, health_check_interval=10)
+            client = subscriber_client(self.redis_settings)
             pubsub = client.pubsub()
             try:
                 self._subscribe(pubsub)
