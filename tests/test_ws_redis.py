@@ -85,3 +85,23 @@ def test_a_malformed_control_message_is_ignored_and_the_subscriber_lives_on(web_
         seq = publisher.publish(DEFAULT_SHOP, _job(1), 1)
         assert ws.recv_json()["seq"] == seq
     assert "malformed control message" in server.output()
+
+
+def test_when_another_redis_server_answers_after_a_gap_the_socket_gets_a_snapshot(
+        web_server, session_token, private_redis):
+    # A promoted replica a little behind the old primary hands out again the seq the page holds.
+    server = web_server(env={"REDIS_URL": private_redis.url})
+    client = redis_lib.Redis.from_url(private_redis.url)
+    try:
+        publisher = EventPublisher(client)
+        with connect(server, session_token()) as ws:
+            ws.recv_json()
+            held = publisher.publish(DEFAULT_SHOP, _job(1), 1)
+            assert ws.recv_json()["seq"] == held
+            private_redis.restart()
+            client.set(redis_keys.shop_event_seq(DEFAULT_SHOP), held - 1)
+            assert publisher.publish(DEFAULT_SHOP, _job(2), 1) == held  # the same seq, another event
+            snapshot = ws.recv_until(lambda m: m["type"] == "snapshot", timeout=30)[-1]
+            assert snapshot["seq"] >= held
+    finally:
+        client.close()

@@ -7,7 +7,9 @@ the subscriber and the locks are greenlets and cooperative locks; under threads 
 
 When the subscription breaks, it reconnects with a back-off that doubles and caps (python-socketio's
 Redis manager pattern), and then asks every socket to resync from its last seq: nothing published during
-the gap is lost, since it is in the per-shop event log (or the socket gets a fresh snapshot).
+the gap is lost, since it is in the per-shop event log (or the socket gets a fresh snapshot). When another
+Redis server answers after the gap (Sentinel promoted a replica, Redis restarted: its run id changed), every
+socket gets a snapshot instead: that server's counter may be behind what pages hold and repeat their seqs.
 """
 from __future__ import annotations
 
@@ -127,21 +129,25 @@ class Hub:
 
     def _run(self) -> None:
         delay = BACKOFF_INITIAL_SECONDS
-        subscribed_before = False
+        subscribed_before, server_run_id = False, None
         while not self._stopped.is_set():
             client = subscriber_client(self.redis_settings)
             pubsub = client.pubsub()
             try:
                 self._subscribe(pubsub)
+                # Another server (a promoted replica, a restarted Redis) may hand out again seqs that pages
+                # already hold, from before its copy of the counter: those pages need a snapshot.
+                run_id = _server_run_id(client)
                 self._ready.set()
                 delay = BACKOFF_INITIAL_SECONDS
                 if subscribed_before:
                     self.reconnects += 1
-                    log.warning("realtime: Redis subscription restored; resyncing %d sockets",
-                                len(self.sockets()))
+                    other_server = run_id is None or run_id != server_run_id
+                    log.warning("realtime: Redis subscription restored%s; resyncing %d sockets",
+                                " on another server (snapshots)" if other_server else "", len(self.sockets()))
                     for sock in self.sockets():
-                        sock.request_resync()
-                subscribed_before = True
+                        sock.request_resync(snapshot=other_server)
+                subscribed_before, server_run_id = True, run_id
                 while not self._stopped.is_set():
                     message = pubsub.get_message(timeout=POLL_SECONDS)
                     if message is not None:
@@ -211,6 +217,15 @@ class Hub:
             self.close_shop(shop, codes.SHOP_UNINSTALLED, "shop uninstalled")
         else:
             log.error("realtime: ignoring an unknown control message type %r", kind)
+
+
+def _server_run_id(client) -> str | None:
+    """The Redis server's run id (a new one per server process), or None when INFO is not allowed (an ACL
+    user without @dangerous): then every reconnect is treated as another server's."""
+    try:
+        return client.info("server").get("run_id")
+    except redis.ResponseError:
+        return None
 
 
 def next_backoff(delay: float) -> float:

@@ -86,9 +86,10 @@ class JobSocket:
             queue.append(event)
         self._wake.set()
 
-    def request_resync(self) -> None:
-        """After the hub's Redis subscription had a gap: replay from the last seq sent (or snapshot)."""
-        self._resync = True
+    def request_resync(self, snapshot: bool = False) -> None:
+        """After the hub's Redis subscription had a gap: replay from the last seq sent (or snapshot); with
+        `snapshot`, a snapshot whatever the seq (another Redis server answers: its seqs may repeat ours)."""
+        self._resync = "snapshot" if snapshot or self._resync == "snapshot" else "since"
         self._wake.set()
 
     def tick(self, now: float, monotonic_now: float) -> None:
@@ -130,8 +131,9 @@ class JobSocket:
                 if code is not None:
                     return code
             if self._resync:
+                since = None if self._resync == "snapshot" else self.last_seq
                 self._resync = False
-                self._sync(self.last_seq)
+                self._sync(since)
             self._drain()
 
     def _ping(self) -> int | None:
