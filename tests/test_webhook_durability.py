@@ -9,10 +9,12 @@ import requests
 from sqlalchemy import func, select
 
 from shopapp.features.orders.models import Order
+from shopapp.jobs.queue import get_queue
 from shopapp.jobs.sweeper import sweep
 from shopapp.models import Job, WebhookEvent
 from shopapp.testing import wait_until
 from shopapp.testing.workers import BurstWorker
+from shopapp.webhooks import ingest
 
 
 def _count(db, model, *where) -> int:
@@ -59,6 +61,34 @@ def test_webhook_is_committed_and_answered_200_while_redis_is_down(app_factory, 
         assert sweep(app, grace_seconds=0).enqueued == 3
     BurstWorker(app).run_until(lambda: _all_succeeded(db))
     assert _count(db, Order) == 3
+
+
+def test_after_redis_failed_ingestion_leaves_it_alone_for_a_moment(app_factory, private_redis, signed_webhook, db):
+    # A Redis that does not answer costs each try the client's timeouts while the batch's requests wait.
+    app = app_factory(REDIS_URL=private_redis.url)
+    client = app.test_client()
+    private_redis.stop()
+    assert signed_webhook("orders/create").post(client).status_code == 200
+    private_redis.start()
+    assert signed_webhook("orders/create").post(client).status_code == 200
+    assert _queued_in_redis(app) == 0  # within the pause: committed, left to the sweeper
+    with app.app_context():
+        assert sweep(app, grace_seconds=0).enqueued == 2
+
+
+def test_after_the_pause_ingestion_enqueues_again(app_factory, private_redis, signed_webhook, db, monkeypatch):
+    monkeypatch.setattr(ingest, "REDIS_PAUSE_SECONDS", 0.0)
+    app = app_factory(REDIS_URL=private_redis.url)
+    client = app.test_client()
+    private_redis.stop()
+    assert signed_webhook("orders/create").post(client).status_code == 200
+    private_redis.start()
+    assert signed_webhook("orders/create").post(client).status_code == 200
+    assert _queued_in_redis(app) == 1
+
+
+def _queued_in_redis(app) -> int:
+    return len(get_queue(app).get_job_ids())
 
 
 @pytest.mark.slow

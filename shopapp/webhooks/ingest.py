@@ -14,6 +14,7 @@ Redis failure then is logged and the committed jobs wait for the sweeper. A fail
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,12 @@ from shopapp.webhooks.verify import Verification
 log = logging.getLogger(__name__)
 
 QUEUED_MESSAGE = "queued"
+# After Redis failed, ingestion leaves it alone this long (seconds): each try waits out the client's
+# timeouts (2 s to connect to a host that does not answer, 5 s per command) while every request of the batch
+# waits for its answer (503 past writer.WAIT_SECONDS). Committed jobs meanwhile wait for the sweeper, which
+# enqueues and publishes them (README "When the network fails").
+REDIS_PAUSE_SECONDS = 5.0
+_PAUSED_UNTIL = "shopapp.ingest_redis_paused_until"
 _EVENTS = WebhookEvent.__table__
 _JOBS = Job.__table__
 
@@ -157,7 +164,12 @@ def _insert_events(insert):
 
 def _enqueue_and_announce(app: Flask, jobs: dict[str, tuple[int, Verification]], now: datetime) -> bool:
     """Put the committed jobs on RQ and publish each one's `queued` state (the row as committed: version 1),
-    in one Redis round trip; False (logged) when Redis is unreachable (the sweeper does both later)."""
+    in one Redis round trip; False (logged) when Redis is unreachable or was a moment ago (REDIS_PAUSE_SECONDS:
+    the sweeper does both later)."""
+    paused_until = app.extensions.get(_PAUSED_UNTIL, 0.0)
+    if time.monotonic() < paused_until:
+        _not_enqueued(jobs, f"Redis failed less than {REDIS_PAUSE_SECONDS:g} s ago")
+        return False
     events = [(d.shop, job_dict(id=job_id, kind=WEBHOOK_KIND, topic=d.topic, webhook_id=d.webhook_id,
                                 state=JobState.QUEUED.value, progress=0, message=QUEUED_MESSAGE, attempts=0,
                                 error=None, created_at=now, updated_at=now), 1)
@@ -165,7 +177,12 @@ def _enqueue_and_announce(app: Flask, jobs: dict[str, tuple[int, Verification]],
     job_ids = [job_id for job_id, _ in jobs.values()]
     if publish_new(app, events, also=lambda pipe: enqueue_batch(app, job_ids, pipe=pipe)) is not None:
         return True
-    for job_id, d in jobs.values():
-        log.warning("webhook committed but not enqueued (the sweeper will)",
-                    extra={"shop": d.shop, "topic": d.topic, "webhook_id": d.webhook_id, "job_id": job_id})
+    app.extensions[_PAUSED_UNTIL] = time.monotonic() + REDIS_PAUSE_SECONDS
+    _not_enqueued(jobs, "Redis unreachable")
     return False
+
+
+def _not_enqueued(jobs: dict[str, tuple[int, Verification]], why: str) -> None:
+    for job_id, d in jobs.values():
+        log.warning("webhook committed but not enqueued (the sweeper will): %s", why,
+                    extra={"shop": d.shop, "topic": d.topic, "webhook_id": d.webhook_id, "job_id": job_id})
