@@ -105,7 +105,7 @@ def shop_events(client, log_size: int) -> dict:
                "created_at": "2026-11-30T10:00:00+00:00", "updated_at": "2026-11-30T10:00:01+00:00"}
         publisher.publish(shop, job, 3)
     log = key_bytes(client, redis_keys.shop_event_log(shop)) + key_bytes(client, redis_keys.shop_event_seq(shop))
-    return {"log": log, "versions": key_bytes(client, redis_keys.shop_job_versions(shop)), "jobs": jobs}
+    return {"log": log, "versions": key_bytes(client, redis_keys.shop_job_versions(shop, 1000)), "jobs": jobs}
 
 
 def main(argv=None) -> int:

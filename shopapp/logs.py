@@ -202,5 +202,14 @@ def init_app(app: Flask) -> None:
     """Configure logging from the app's settings (not in tests, where pytest captures logs)."""
     if not app.config["TESTING"]:
         configure(app.config["LOG_LEVEL"], use_json_lines(app.config["LOG_FORMAT"], app.config["DEV_MODE"]),
-                  secrets=(app.config["SHOPIFY_API_SECRET"], app.config["SHOPIFY_API_SECRET_PREVIOUS"],
-                           app.config.get("METRICS_TOKEN", ""), *app.config["ENCRYPTION_KEYS"]))
+                  secrets=configured_secrets(app.config))
+
+
+def configured_secrets(config) -> tuple[str, ...]:
+    """Every secret the settings hold (`config`: app.config): the API secrets, the metrics token, the
+    encryption keys, the Sentinel password and the passwords inside REDIS_URL and DATABASE_URL."""
+    from urllib.parse import urlparse
+
+    passwords = [urlparse(config.get(name) or "").password or "" for name in ("REDIS_URL", "DATABASE_URL")]
+    return (config["SHOPIFY_API_SECRET"], config["SHOPIFY_API_SECRET_PREVIOUS"], config.get("METRICS_TOKEN", ""),
+            config.get("REDIS_SENTINEL_PASSWORD", ""), *passwords, *config["ENCRYPTION_KEYS"])

@@ -126,3 +126,15 @@ def test_logs_never_hold_payloads_or_customer_data(client, signed_webhook, db, r
     text = caplog.text + "".join(json.dumps(getattr(r, "__dict__", {}), default=str) for r in caplog.records)
     for secret in ("bob.norman@example.com", "alice@example.com", "+16135550142", "Amoebobacterium", "shpat_"):
         assert secret not in text
+
+
+def test_shop_redact_forgets_the_shops_live_events_but_its_own(client, signed_webhook, db, rq_worker, redis):
+    _seed(client, signed_webhook, rq_worker)
+    hook = _deliver(client, signed_webhook, "shop/redact")
+    rq_worker()
+    with db.session() as s:
+        redact_job = s.scalars(select(Job).where(Job.webhook_id == hook.webhook_id)).one().id
+    logged = {json.loads(m)["job"]["id"] for m in redis.zrange(f"shopapp:shop:{SHOP}:eventlog", 0, -1)}
+    versions = {int(job_id) for key in redis.keys(f"shopapp:shop:{SHOP}:jobversions:*") for job_id in redis.hkeys(key)}
+    assert logged == versions == {redact_job}
+    assert redis.zcard(f"shopapp:shop:{OTHER_SHOP}:eventlog") > 0

@@ -68,3 +68,19 @@ def test_after_redis_lost_its_data_new_seqs_are_above_every_old_one(redis):
     time.sleep(0.002)  # the seed is Redis' clock in milliseconds
     new = pub.publish(SHOP, _job(2), 1)
     assert new > old
+
+
+def test_the_versions_of_a_shops_jobs_expire_once_they_stop_changing(redis):
+    from shopapp.events.publisher import VERSIONS_TTL_SECONDS
+
+    EventPublisher(redis).publish(SHOP, _job(1), 1)
+    assert 0 < redis.ttl(redis_keys.shop_job_versions(SHOP, 1)) <= VERSIONS_TTL_SECONDS
+
+
+def test_old_jobs_versions_sit_apart_from_new_jobs_so_they_can_expire(redis):
+    pub = EventPublisher(redis)
+    old, new = 1, 1 + redis_keys.JOB_VERSIONS_BUCKET
+    pub.publish(SHOP, _job(old), 1)
+    pub.publish(SHOP, _job(new), 1)
+    assert redis_keys.shop_job_versions(SHOP, old) != redis_keys.shop_job_versions(SHOP, new)
+    assert redis.hget(redis_keys.shop_job_versions(SHOP, new), str(new)) == b"1"

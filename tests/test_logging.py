@@ -119,6 +119,12 @@ def test_configured_secrets_are_removed_from_every_line(monkeypatch):
     assert "the-api-secret" not in logs.JsonFormatter().format(record)
 
 
+def test_the_secrets_removed_include_the_redis_and_database_passwords(app_factory):
+    app = app_factory(REDIS_SENTINEL_PASSWORD="sentinel-pass-123", REDIS_URL="redis://:redis-pass-456@127.0.0.1:1/0",
+                      DATABASE_URL="postgresql+psycopg://u:db-pass-7890@127.0.0.1/x")
+    assert {"sentinel-pass-123", "redis-pass-456", "db-pass-7890"} <= set(logs.configured_secrets(app.config))
+
+
 @pytest.mark.slow
 def test_real_processes_never_log_tokens_secrets_or_customer_data(web_server, worker_process, app_env, db,
                                                                   session_token):

@@ -21,6 +21,10 @@ import redis
 from shopapp import redis_keys
 from shopapp.lua_scripts import LuaScript, execute
 
+# A version hash lives this long after its last write (seconds): far longer than any republish of a job
+# (the sweeper's, minutes), and its jobs' ids are old by then, so no later event needs it.
+VERSIONS_TTL_SECONDS = 2 * 24 * 3600
+
 # Seeds KEYS[1] (a shop's seq counter) from Redis' clock when it does not exist: the one seeding rule.
 _SEED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -34,6 +38,7 @@ if last and tonumber(last) >= tonumber(ARGV[2]) then return 0 end
 """ + _SEED + """
 local seq = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
 local msg = '{"type":"job","seq":' .. seq .. ',"job":' .. ARGV[3] .. '}'
 redis.call('ZADD', KEYS[2], seq, msg)
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
@@ -76,10 +81,10 @@ class EventPublisher:
         self._script.queue(pipe, *self._arguments(shop, job, version))
 
     def _arguments(self, shop: str, job: dict, version: int) -> tuple[list, list]:
-        keys_ = [redis_keys.shop_event_seq(shop), redis_keys.shop_event_log(shop), redis_keys.shop_job_versions(shop),
-                 redis_keys.shop_events_channel(shop)]
+        keys_ = [redis_keys.shop_event_seq(shop), redis_keys.shop_event_log(shop),
+                 redis_keys.shop_job_versions(shop, job["id"]), redis_keys.shop_events_channel(shop)]
         payload = json.dumps(job, separators=(",", ":"))
-        return keys_, [job["id"], version, payload, self.log_size]
+        return keys_, [job["id"], version, payload, self.log_size, VERSIONS_TTL_SECONDS]
 
     def current_seq(self, shop: str) -> int:
         """The shop's latest seq, its counter seeded first if it has none. Read it before a snapshot's rows,

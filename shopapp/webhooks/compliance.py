@@ -87,7 +87,9 @@ def redact_shop(ctx: JobContext) -> Optional[str]:
 
 def _forget_live_events(ctx: JobContext) -> None:
     # The replay log holds job messages of the shop; it goes with the rest of the shop's data.
-    get_redis(ctx.app).delete(redis_keys.shop_event_log(ctx.shop), redis_keys.shop_job_versions(ctx.shop))
+    client = get_redis(ctx.app)
+    client.delete(redis_keys.shop_event_log(ctx.shop),
+                  *client.scan_iter(match=redis_keys.shop_job_versions_pattern(ctx.shop), count=1000))
 
 
 def _customer(payload: dict, orders_field: str) -> Customer:
