@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from shopapp.admin.api import RETRY_FAILED_BATCH
+from shopapp.events.snapshot import job_detail
 from shopapp.jobs import queue as jobs_queue
 from shopapp.testing import OTHER_SHOP, SHOP, sample_payload
+from shopapp.testing.workers import BurstWorker
 from tests.support.jobs import add_job, load_job
 
 
@@ -64,6 +66,17 @@ def test_each_failed_attempt_is_kept_with_its_error(app, db, rq_worker, api):
     assert [(a["attempt"], a["outcome"]) for a in detail["attempts_log"]] == [(1, "retrying"), (2, "retrying")]
     assert all("failed on purpose" in a["error"] for a in detail["attempts_log"])
     assert detail["state"] == "succeeded" and detail["attempt_started_at"]
+
+
+def test_attempts_are_listed_as_they_happened_across_a_retry(app_factory, db):
+    app = app_factory(JOB_MAX_ATTEMPTS=2, JOB_BACKOFF_SECONDS=0.05)
+    job_id = jobs_queue.start_merchant_job(app, SHOP, "test_always_fail")["id"]
+    BurstWorker(app).run_until(lambda: load_job(db, job_id).state == "failed")
+    jobs_queue.retry_job(app, SHOP, job_id)
+    BurstWorker(app).run_until(lambda: load_job(db, job_id).state == "failed")
+    with db.session() as session:
+        numbers = [a["attempt"] for a in job_detail(session, SHOP, job_id)["attempts_log"]]
+    assert numbers == [1, 2, 1, 2]  # a retry numbers from 1 again, after the first round
 
 
 def test_another_shops_or_a_missing_job_has_no_detail(api, db):

@@ -52,7 +52,7 @@ def job_detail(session: Session, shop: str, job_id: int) -> dict | None:
     if job is None:
         return None
     attempts = session.scalars(select(JobAttempt).where(JobAttempt.job_id == job.id)
-                               .order_by(JobAttempt.attempt, JobAttempt.id)).all()
+                               .order_by(JobAttempt.id)).all()  # as they happened: a retry numbers from 1 again
     event = session.get(WebhookEvent, job.webhook_event_id) if job.webhook_event_id else None
     delivery = None if event is None else {
         "topic": event.topic, "webhook_id": event.webhook_id, "event_id": event.event_id,

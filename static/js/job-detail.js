@@ -133,10 +133,16 @@ function attempts(log) {
   if (!log.length) return text("p", "subdued", "None.");
   const list = document.createElement("ol");
   list.className = "attempts";
+  // "Retry" (one job, or all failed) counts attempts from 1 again: name each later round by its retry.
+  let retry = 0;
+  let previous = 0;
   for (const attempt of log) {
+    if (attempt.attempt <= previous) retry += 1;
+    previous = attempt.attempt;
+    const name = retry ? `After retry ${retry}, attempt ${attempt.attempt}` : `Attempt ${attempt.attempt}`;
     const item = document.createElement("li");
     item.append(
-      text("p", "attempt-title", `Attempt ${attempt.attempt}: ${attempt.outcome}`),
+      text("p", "attempt-title", `${name}: ${attempt.outcome}`),
       facts([
         ["Started", moment(attempt.started_at, "unknown")],
         ["Ended", moment(attempt.ended_at, "unknown")],
