@@ -138,3 +138,17 @@ def test_shop_redact_forgets_the_shops_live_events_but_its_own(client, signed_we
     versions = {int(job_id) for key in redis.keys(f"shopapp:shop:{SHOP}:jobversions:*") for job_id in redis.hkeys(key)}
     assert logged == versions == {redact_job}
     assert redis.zcard(f"shopapp:shop:{OTHER_SHOP}:eventlog") > 0
+
+
+def test_shop_redact_keeps_the_data_of_a_shop_installed_again(client, signed_webhook, db, rq_worker):
+    with db.session() as s:
+        s.add(Shop(domain=SHOP, installed=True, access_token="shpat_x"))
+        s.commit()
+    _seed(client, signed_webhook, rq_worker)
+    _deliver(client, signed_webhook, "shop/redact")
+    rq_worker()
+    with db.session() as s:
+        assert {o.shop_domain for o in s.scalars(select(Order))} == {SHOP, OTHER_SHOP}
+        assert [sh.domain for sh in s.scalars(select(Shop))] == [SHOP]
+    request = _request(db, "shop/redact")
+    assert (request.status, request.result) == ("completed", {"kept": "the shop is installed"})

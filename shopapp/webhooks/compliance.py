@@ -66,8 +66,16 @@ def redact_customer(ctx: JobContext) -> Optional[str]:
 
 @webhook_handler("shop/redact")
 def redact_shop(ctx: JobContext) -> Optional[str]:
-    """Erase everything stored for the shop; keep only this request's record and this job."""
+    """Erase everything stored for the shop; keep only this request's record and this job.
+
+    Not for a shop that is installed: Shopify sends shop/redact 48 hours after an uninstall
+    (shopify.dev, "Privacy law compliance"), so a shop installed again since then needs its data, and a
+    captured shop/redact resent later must not erase it. The request is recorded as kept.
+    """
     shop, s = ctx.shop, ctx.session
+    if s.scalar(select(Shop.installed).where(Shop.domain == shop)):
+        _record(ctx, None, None, {"kept": "the shop is installed"})
+        return "shop not redacted: it is installed (installed again after the uninstall)"
     counts: dict = {}
     for hook in redactions():
         counts.update(hook.redact_shop(s, shop))
