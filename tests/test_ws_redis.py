@@ -5,6 +5,7 @@ import time
 import redis as redis_lib
 
 from shopapp import redis_keys
+from shopapp.embedded_redis import EmbeddedRedis, find_binary
 from shopapp.events.publisher import EventPublisher
 from shopapp.testing import SHOP as DEFAULT_SHOP
 from tests.support.ws_client import connect
@@ -105,3 +106,27 @@ def test_when_another_redis_server_answers_after_a_gap_the_socket_gets_a_snapsho
             assert snapshot["seq"] >= held
     finally:
         client.close()
+
+
+def test_when_a_restarted_redis_still_holds_the_pages_last_event_the_socket_resumes_without_a_snapshot(
+        web_server, session_token, tmp_path):
+    # A clean restart of a Redis with AOF (an upgrade, a failover to a replica that was in step): another
+    # server by its run id, but its log holds the event the page holds, so the page only gets what follows.
+    aof_redis = EmbeddedRedis(tmp_path / "aof", binary=find_binary(prefer_system=True), persist=True).start()
+    server = web_server(env={"REDIS_URL": aof_redis.url})
+    client = redis_lib.Redis.from_url(aof_redis.url)
+    try:
+        publisher = EventPublisher(client)
+        with connect(server, session_token()) as ws:
+            ws.recv_json()
+            held = publisher.publish(DEFAULT_SHOP, _job(1), 1)
+            assert ws.recv_json()["seq"] == held
+            aof_redis.restart()
+            # Published while the subscriber is still away: only the replay can bring it.
+            missed = publisher.publish(DEFAULT_SHOP, _job(2), 1)
+            received = ws.recv_until(lambda m: m.get("seq") == missed, timeout=30)
+            assert [m["type"] for m in received] == ["job"]
+        assert "restored on another server" in server.output()
+    finally:
+        client.close()
+        aof_redis.stop()

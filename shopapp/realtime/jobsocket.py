@@ -51,6 +51,9 @@ class JobSocket:
         self.ws = ws
         self.shop = identity.shop
         self.last_seq = 0
+        # hash() of the text of the event at last_seq, None after a snapshot: what tells, after Redis failed
+        # over, whether the new server's history still holds the event this page holds (see _resume).
+        self._last_hash: int | None = None
         self._verify_token = verify_token
         self._sync_source = sync          # since -> ("events", [text, ...]) or ("snapshot", {...})
         self._grace = grace_seconds
@@ -86,10 +89,11 @@ class JobSocket:
             queue.append(event)
         self._wake.set()
 
-    def request_resync(self, snapshot: bool = False) -> None:
-        """After the hub's Redis subscription had a gap: replay from the last seq sent (or snapshot); with
-        `snapshot`, a snapshot whatever the seq (another Redis server answers: its seqs may repeat ours)."""
-        self._resync = "snapshot" if snapshot or self._resync == "snapshot" else "since"
+    def request_resync(self, other_server: bool = False) -> None:
+        """After the hub's Redis subscription had a gap: replay from the last seq sent. With `other_server`
+        (another Redis server answers: a promoted replica, a restart), replay only if that server's log
+        still holds, at our seq, the very event this page holds; else a snapshot (its seqs repeat ours)."""
+        self._resync = "verify" if other_server or self._resync == "verify" else "since"
         self._wake.set()
 
     def tick(self, now: float, monotonic_now: float) -> None:
@@ -131,9 +135,11 @@ class JobSocket:
                 if code is not None:
                     return code
             if self._resync:
-                since = None if self._resync == "snapshot" else self.last_seq
-                self._resync = False
-                self._sync(since)
+                verify, self._resync = self._resync == "verify", False
+                if verify:
+                    self._resume()
+                else:
+                    self._sync(self.last_seq)
             self._drain()
 
     def _ping(self) -> int | None:
@@ -151,20 +157,34 @@ class JobSocket:
         websocket.wait_reader(self.ws, CLOSE_WAIT_SECONDS)
         return code
 
+    def _resume(self) -> None:
+        # Replication is ordered and a seq is taken with its log entry in one script: when the server's log
+        # holds exactly our event at our seq, it holds our whole history and what follows is news to us.
+        if self._last_hash is not None and self.last_seq > 1:
+            kind, data = self._sync_source(self.last_seq - 1)
+            if kind == "events":
+                at_ours = [text for text in data if json.loads(text)["seq"] == self.last_seq]
+                if len(at_ours) == 1 and hash(at_ours[0]) == self._last_hash:
+                    self._send(kind, data)
+                    return
+        self._send(*self._sync_source(None))
+
     def _sync(self, since: int | None) -> None:
-        kind, data = self._sync_source(since)
+        self._send(*self._sync_source(since))
+        if since is not None and self.last_seq < since:
+            self.last_seq = since
+
+    def _send(self, kind: str, data) -> None:
         if kind == "snapshot":
             self.send_json({"type": "snapshot", "seq": data["seq"], "jobs": data["jobs"]})
-            self.last_seq = data["seq"]
+            self.last_seq, self._last_hash = data["seq"], None
             return
         frames = []
         for text in data:
             seq = json.loads(text)["seq"]
             if seq > self.last_seq:
                 frames.append(text_frame(text.encode()))
-                self.last_seq = seq
-        if since is not None and self.last_seq < since:
-            self.last_seq = since
+                self.last_seq, self._last_hash = seq, hash(text)
         for i in range(0, len(frames), BATCH_FRAMES):
             self._write_events(frames[i:i + BATCH_FRAMES])
 
@@ -185,7 +205,7 @@ class JobSocket:
                     if event.seq <= self.last_seq:
                         continue
                 batch.append(event.frame)
-                self.last_seq = event.seq
+                self.last_seq, self._last_hash = event.seq, hash(event.text)
             if batch:
                 self._write_events(batch)
             if self._pending_close is not None:
