@@ -10,7 +10,9 @@ library's own behaviour in tests/test_realtime_websocket.py:
 - a server text frame is built once per event (`text_frame`), not once per socket;
 - the reader runs on a bare greenlet under gevent (`GreenletThread`), and the handshake's HTTP state is
   dropped after the upgrade (`release_handshake`): memory per socket at 10,000 sockets;
-- pings are sent by the socket's own handler (`PING_FRAME`, `ping_answered`), not by the library's timer.
+- pings are sent by the socket's own handler (`PING_FRAME`, `ping_answered`), not by the library's timer;
+- client messages are taken from the library's buffer without its `receive()`, which clears the event our
+  hub also sets to wake the handler (`receive_nowait`).
 """
 from __future__ import annotations
 
@@ -156,8 +158,19 @@ def write(ws, data: bytes) -> None:
 
 
 def receive_nowait(ws):
-    """The next client message already read (str or bytes), or None."""
-    return ws.receive(timeout=0)
+    """The next client message already read (str or bytes), or None; raises ConnectionClosed once the
+    connection is gone and nothing is left, as simple-websocket's `receive(timeout=0)` does.
+
+    Read from its buffer without touching its event: `receive(timeout=0)` waits on the event and clears it
+    when the buffer is empty, so a wake-up set meanwhile by the hub (an event queued, a close asked for)
+    would be eaten, and the socket would sleep until its next ping with that close or event pending.
+    """
+    buffer = ws.input_buffer
+    if buffer:
+        return buffer.pop(0)
+    if not ws.connected:
+        raise ConnectionClosed(ws.close_reason, ws.close_message)
+    return None
 
 
 def ping_answered(ws) -> bool:
