@@ -46,9 +46,9 @@ def test_without_gevent_the_reader_is_the_librarys_own_thread():
     assert options == {"ping_interval": None, "max_message_size": 65536}
 
 
-@pytest.fixture
-def server_ws():
-    """A real simple-websocket server connection over a socket pair, and the client's raw end."""
+def _open(**options):
+    """A real simple-websocket server connection over a socket pair (with `options` on top of ours), and the
+    client's raw end, past the library's 101 answer."""
     import simple_websocket
 
     server_end, client_end = socket.socketpair()
@@ -56,7 +56,17 @@ def server_ws():
     environ = {"werkzeug.socket": server_end, "REQUEST_METHOD": "GET", "PATH_INFO": "/ws", "HTTP_HOST": "test",
                "HTTP_UPGRADE": "websocket", "HTTP_CONNECTION": "Upgrade", "HTTP_SEC_WEBSOCKET_VERSION": "13",
                "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ=="}
-    ws = simple_websocket.Server(environ, **websocket.server_options(65536))
+    ws = simple_websocket.Server(environ, **{**websocket.server_options(1000), **options})
+    answer = b""
+    while not answer.endswith(b"\r\n\r\n"):
+        answer += client_end.recv(1)
+    assert answer.startswith(b"HTTP/1.1 101")
+    return ws, client_end
+
+
+@pytest.fixture
+def server_ws():
+    ws, client_end = _open()
     yield ws, client_end
     client_end.close()
     ws.thread.join(5)
@@ -94,3 +104,52 @@ def test_receive_nowait_raises_connection_closed_once_the_client_is_gone(server_
     ws.thread.join(5)
     with pytest.raises(websocket.ConnectionClosed):
         websocket.receive_nowait(ws)
+
+
+def _client_frames(*texts: str) -> bytes:
+    client = FrameProtocol(client=True, extensions=[])
+    return b"".join(client.send_data(text, fin=True) for text in texts)
+
+
+CLIENT_BYTES = {
+    "messages and a ping": _client_frames("first", "second") + FrameProtocol(client=True, extensions=[]).ping(b"p"),
+    "a close": _client_frames("last") + FrameProtocol(client=True, extensions=[]).close(1000, "bye"),
+    "a message over the limit": _client_frames("x" * 1500),
+    "garbage": b"\x00\xff" * 8,
+}
+
+
+def _outcome(ws, client_end, sent: bytes) -> tuple:
+    client_end.sendall(sent)
+    client_end.shutdown(socket.SHUT_WR)  # then the peer is gone: both readers end
+    websocket.wait_reader(ws, 10)
+    websocket.release(ws)
+    answered = b""
+    while chunk := client_end.recv(65536):
+        answered += chunk
+    client_end.close()
+    return list(ws.input_buffer), answered, ws.connected, ws.thread.is_alive()
+
+
+@pytest.mark.parametrize("case", CLIENT_BYTES)
+def test_the_inline_reader_hands_on_messages_pongs_and_closes_like_the_librarys_reader(case):
+    stock = _outcome(*_open(), CLIENT_BYTES[case])
+    inline = _outcome(*_open(thread_class=websocket.InlineReader), CLIENT_BYTES[case])
+    assert inline == stock
+
+
+def test_the_inline_reader_wakes_the_handler_when_the_clients_bytes_arrive():
+    import gevent.event
+
+    ws, client_end = _open(thread_class=websocket.InlineReader, event_class=gevent.event.Event)
+    try:
+        wake = websocket.wake_event(ws)
+        assert websocket.receive_nowait(ws) is None
+        client_end.sendall(_client_frames("hello"))
+        assert wake.wait(10)  # gevent's loop runs the socket's watcher meanwhile
+        assert websocket.receive_nowait(ws) == "hello"
+        assert websocket.receive_nowait(ws) is None
+    finally:
+        client_end.close()
+        websocket.wait_reader(ws, 5)
+        websocket.release(ws)

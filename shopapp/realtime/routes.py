@@ -48,6 +48,7 @@ def jobs_socket(ws):
     finally:
         # Let the reader finish the close handshake (and drain) before the server closes the connection.
         websocket.wait_reader(ws, CLOSE_WAIT_SECONDS + LINGER_SECONDS)
+        websocket.release(ws)
 
 
 def _serve(ws) -> None:
@@ -105,6 +106,7 @@ def _serve(ws) -> None:
 def _refuse(ws, code: int, reason: str) -> None:
     websocket.close(ws, code, reason)
     websocket.wait_reader(ws, 2.0)
+    websocket.release(ws)
 
 
 def _since(raw: str | None) -> int | None:

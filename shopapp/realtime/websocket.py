@@ -8,8 +8,10 @@ library's own behaviour in tests/test_realtime_websocket.py:
   writes pongs and close replies. `LockedSocket` turns every write into `sendall()` under one per-socket
   lock, which our own writes take too, so frames from the two writers never interleave;
 - a server text frame is built once per event (`text_frame`), not once per socket;
-- the reader runs on a bare greenlet under gevent (`GreenletThread`), and the handshake's HTTP state is
-  dropped after the upgrade (`release_handshake`): memory per socket at 10,000 sockets;
+- under gevent there is no reader greenlet (`InlineReader`): a libev watcher on the socket wakes the
+  handler, which reads what arrived and hands it to the library's own event handling (`receive_nowait`,
+  `wait_reader`); and the handshake's HTTP state is dropped after the upgrade (`release_handshake`):
+  memory per socket at 10,000 sockets (a greenlet blocked in a read costs about 7 KB);
 - pings are sent by the socket's own handler (`PING_FRAME`, `ping_answered`), not by the library's timer;
 - client messages are taken from the library's buffer without its `receive()`, which clears the event our
   hub also sets to wake the handler (`receive_nowait`).
@@ -30,7 +32,7 @@ from shopapp.green import under_gevent
 
 __all__ = ["ConnectionClosed", "server_options", "text_frame", "PING_FRAME", "release_handshake", "guard",
            "wake_event", "is_connected", "write", "receive_nowait", "ping_answered", "expect_pong", "close",
-           "wait_reader", "set_idle_timeout", "LINGER_SECONDS"]
+           "wait_reader", "release", "set_idle_timeout", "LINGER_SECONDS"]
 
 # How long closing waits for the peer's last bytes (its close reply, the rest of an oversized message).
 LINGER_SECONDS = 2.0
@@ -38,11 +40,11 @@ PING_FRAME = b"\x89\x00"  # final ping frame, no payload (server frames are unma
 
 
 def server_options(max_message_bytes: int) -> dict:
-    """flask-sock's SOCK_SERVER_OPTIONS: no library pings (the handler sends them), the size limit, and the
-    reader on a bare greenlet under gevent."""
+    """flask-sock's SOCK_SERVER_OPTIONS: no library pings (the handler sends them), the size limit, and,
+    under gevent, no reader greenlet (`InlineReader`)."""
     options = {"ping_interval": None, "max_message_size": max_message_bytes}
     if under_gevent():
-        options["thread_class"] = GreenletThread
+        options["thread_class"] = InlineReader
     return options
 
 
@@ -136,7 +138,12 @@ class LockedSocket:
 
 def wake_event(ws):
     """The event simple-websocket's reader sets on every client message and on disconnect; our hub sets
-    it too, so one wait covers "a message arrived", "an event was queued" and "the connection dropped"."""
+    it too, so one wait covers "a message arrived", "an event was queued" and "the connection dropped".
+    Under gevent (no reader greenlet) it starts the watcher that sets the event when the client's bytes
+    arrive; the handler then reads them with `receive_nowait`."""
+    reader = ws.thread
+    if isinstance(reader, InlineReader):
+        reader.watch()
     return ws.event
 
 
@@ -165,6 +172,9 @@ def receive_nowait(ws):
     when the buffer is empty, so a wake-up set meanwhile by the hub (an event queued, a close asked for)
     would be eaten, and the socket would sleep until its next ping with that close or event pending.
     """
+    reader = ws.thread
+    if isinstance(reader, InlineReader) and reader.readable:
+        reader.read_available()
     buffer = ws.input_buffer
     if buffer:
         return buffer.pop(0)
@@ -194,41 +204,127 @@ def wait_reader(ws, seconds: float) -> None:
     ws.thread.join(seconds)
 
 
+def release(ws) -> None:
+    """After the handler's last wait: close the connection if no reader is left to (gevent: none ever is)."""
+    reader = ws.thread
+    if isinstance(reader, InlineReader):
+        reader.finish()
+
+
 def set_idle_timeout(ws, seconds: float) -> None:
     """A peer that takes no write and sends nothing for `seconds` is gone: reads and writes then fail."""
     ws.sock.raw.settimeout(seconds)
 
 
-# --- the reader's thread under gevent ---------------------------------------------------------------
+# --- no reader under gevent --------------------------------------------------------------------------
 
-class GreenletThread:
-    """The part of `threading.Thread` that simple-websocket uses (start, join, is_alive, name), on a raw
-    greenlet: under gevent a patched Thread per socket carries a Thread object with its locks and Event on
-    top of the greenlet, for nothing (no links: the reader only needs to run and be waited for)."""
+class InlineReader:
+    """simple-websocket's `thread_class` under gevent: no reader greenlet per socket.
 
-    __slots__ = ("_target", "_greenlet", "name")
+    simple-websocket runs `Base._thread` on its thread: read, feed wsproto, `_handle_events()` (messages
+    into `input_buffer`, pong and close replies, the size limit), until the connection closes, then close
+    the socket. Here nothing runs until the handler reads: a libev read watcher (about 0.3 KB, against about
+    7 KB for a greenlet blocked in a read) sets the socket's event, and the handler feeds what arrived to the
+    same `_handle_events()` (`receive_nowait`), or reads until the peer closes (`wait_reader`). Without
+    `watch()` (a socket refused before it is served) only `join` reads. tests/test_realtime_websocket.py
+    runs both readers on the same bytes.
+    """
+
+    __slots__ = ("ws", "name", "watcher", "readable", "done")
 
     def __init__(self, target, name: str = "simple_websocket.reader"):
-        self._target = target
-        self._greenlet = None
+        self.ws = target.__self__  # simple-websocket passes its bound `_thread`
         self.name = name
+        self.watcher = None
+        self.readable = False
+        self.done = False
 
     def start(self) -> None:
-        import gevent
-
-        self._greenlet = gevent.spawn_raw(self._target)
-
-    def join(self, timeout: float | None = None) -> None:
-        import gevent
-
-        # Polled: joins happen once per socket, at its close, and a waiter list per socket would cost
-        # memory for the whole life of every socket.
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.is_alive() and (deadline is None or time.monotonic() < deadline):
-            gevent.sleep(JOIN_POLL_SECONDS)
+        """Nothing to start: the handler reads."""
 
     def is_alive(self) -> bool:
-        return self._greenlet is not None and not self._greenlet.dead
+        return not self.done
+
+    def watch(self) -> None:
+        """Wake the handler (the socket's event) when the client's bytes arrive."""
+        if self.watcher is None and not self.done:
+            from gevent import get_hub
+
+            self.watcher = get_hub().loop.io(self.ws.sock.fileno(), 1)
+            self.watcher.start(self._on_readable)
+
+    def _on_readable(self) -> None:
+        # Stopped until the handler has read: level-triggered, it would fire on every loop turn meanwhile.
+        self.readable = True
+        self.watcher.stop()
+        self.ws.event.set()
+
+    def read_available(self) -> None:
+        """Read what the socket holds now (one recv) without waiting, and handle it; watch again after."""
+        self.readable = False
+        raw = _raw(self.ws)
+        timeout = raw.gettimeout()
+        raw.settimeout(0.0)
+        try:
+            data = raw.recv(self.ws.receive_bytes)
+        except BlockingIOError:
+            data = None  # woken for nothing: watch again
+        except OSError:
+            data = b""
+        finally:
+            raw.settimeout(timeout)
+        if data is not None:
+            self._handle(data)
+        if not self.done:
+            self.watcher.start(self._on_readable)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Read until the peer closes or `timeout` seconds pass, as the library's reader would; then, if
+        it closed, close the socket (with its linger, LockedSocket.close)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        raw = _raw(self.ws)
+        while not self.done:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            previous = raw.gettimeout()
+            raw.settimeout(left)
+            try:
+                data = raw.recv(self.ws.receive_bytes)
+            except TimeoutError:
+                return
+            except OSError:
+                data = b""
+            finally:
+                raw.settimeout(previous)
+            self._handle(data)
+
+    def _handle(self, data: bytes) -> None:
+        # Base._thread's loop body: an empty read or a protocol error ends the connection.
+        ws = self.ws
+        try:
+            if not data:
+                raise OSError("connection closed by the peer")
+            ws.ws.receive_data(data)
+            ws.connected = ws._handle_events()
+        except (OSError, LocalProtocolError):
+            ws.connected = False
+            ws.event.set()
+        if not ws.connected:
+            self.finish()
+
+    def finish(self) -> None:
+        """The reader's end: stop watching and close the socket (once)."""
+        if self.done:
+            return
+        self.done = True
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher.close()
+            self.watcher = None
+        self.ws.sock.close()
 
 
-JOIN_POLL_SECONDS = 0.02
+def _raw(ws):
+    sock = ws.sock
+    return sock.raw if isinstance(sock, LockedSocket) else sock
