@@ -144,7 +144,8 @@ class Hub:
                     self.reconnects += 1
                     other_server = run_id is None or run_id != server_run_id
                     log.warning("realtime: Redis subscription restored%s; resyncing %d sockets",
-                                " on another server (checking each page's last event)" if other_server else "", len(self.sockets()))
+                                " on another server (checking each page's last event)" if other_server else "",
+                                len(self.sockets()))
                     for sock in self.sockets():
                         sock.request_resync(other_server=other_server)
                 subscribed_before, server_run_id = True, run_id
