@@ -1,7 +1,7 @@
 """Whether this process runs under gevent: gunicorn's gevent worker monkey-patches the standard library.
 
 Several parts behave differently there: the ingest writer batches deliveries in a greenlet, SQLite
-checkpoints move to an OS thread, and websocket readers run as bare greenlets.
+checkpoints move to an OS thread, and no greenlet reads a websocket until its handler does.
 """
 from __future__ import annotations
 

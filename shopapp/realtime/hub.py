@@ -8,8 +8,9 @@ the subscriber and the locks are greenlets and cooperative locks; under threads 
 When the subscription breaks, it reconnects with a back-off that doubles and caps (python-socketio's
 Redis manager pattern), and then asks every socket to resync from its last seq: nothing published during
 the gap is lost, since it is in the per-shop event log (or the socket gets a fresh snapshot). When another
-Redis server answers after the gap (Sentinel promoted a replica, Redis restarted: its run id changed), every
-socket gets a snapshot instead: that server's counter may be behind what pages hold and repeat their seqs.
+Redis server answers after the gap (Sentinel promoted a replica, Redis restarted: its run id changed), a
+socket replays only if that server's log holds the page's own last event at its seq; else it gets a
+snapshot, since that server's counter may be behind what the page holds and repeat its seqs.
 """
 from __future__ import annotations
 

@@ -43,11 +43,20 @@ class Event:
 
 
 class JobSocket:
-    """Serves one authenticated socket: snapshot or replay first, then live events in seq order."""
+    """Serves one authenticated socket: snapshot or replay first, then live events in seq order.
+
+    `verify_token(token)` and `sync(shop, since)` are shared by every socket of the app; `sync` returns
+    ("events", [text, ...]) or ("snapshot", {...}).
+    """
+
+    # Slots and shared callables: a socket's own memory counts 10,000 times.
+    __slots__ = ("ws", "shop", "last_seq", "_last_hash", "_verify_token", "_sync_source", "_grace", "_deadline",
+                 "_queue", "_queue_size", "_pending_close", "_resync", "_ping_seconds", "_next_ping", "_ping_due",
+                 "_pinged", "_wake")
 
     def __init__(self, ws, identity: SessionIdentity, *, queue_size: int, grace_seconds: float,
-                 verify_token: Callable[[str | None], SessionIdentity], sync: Callable[[int | None], tuple],
-                 ping_seconds: float = 0.0):
+                 verify_token: Callable[[str | None], SessionIdentity],
+                 sync: Callable[[str, int | None], tuple], ping_seconds: float = 0.0):
         self.ws = ws
         self.shop = identity.shop
         self.last_seq = 0
@@ -55,7 +64,7 @@ class JobSocket:
         # over, whether the new server's history still holds the event this page holds (see _resume).
         self._last_hash: int | None = None
         self._verify_token = verify_token
-        self._sync_source = sync          # since -> ("events", [text, ...]) or ("snapshot", {...})
+        self._sync_source = sync
         self._grace = grace_seconds
         self._deadline = identity.expires_at + grace_seconds
         self._queue: deque[Event] | None = None  # created by the first event: most sockets idle most of the time
@@ -161,16 +170,16 @@ class JobSocket:
         # Replication is ordered and a seq is taken with its log entry in one script: when the server's log
         # holds exactly our event at our seq, it holds our whole history and what follows is news to us.
         if self._last_hash is not None and self.last_seq > 1:
-            kind, data = self._sync_source(self.last_seq - 1)
+            kind, data = self._sync_source(self.shop, self.last_seq - 1)
             if kind == "events":
                 at_ours = [text for text in data if json.loads(text)["seq"] == self.last_seq]
                 if len(at_ours) == 1 and hash(at_ours[0]) == self._last_hash:
                     self._send(kind, data)
                     return
-        self._send(*self._sync_source(None))
+        self._send(*self._sync_source(self.shop, None))
 
     def _sync(self, since: int | None) -> None:
-        self._send(*self._sync_source(since))
+        self._send(*self._sync_source(self.shop, since))
         if since is not None and self.last_seq < since:
             self.last_seq = since
 

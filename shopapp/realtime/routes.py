@@ -51,22 +51,37 @@ def jobs_socket(ws):
         websocket.release(ws)
 
 
+def _sources(app):
+    """(verify, sync) for every socket of `app`: built once per app, not as closures per socket (memory at
+    10,000 sockets). verify(token) -> SessionIdentity; sync(shop, since) -> ("events", [text, ...]) when
+    the replay log holds everything after `since`, else ("snapshot", {...})."""
+    sources = app.extensions.get(_SOURCES)
+    if sources is None:
+        config, publisher, database = get_config(app), get_publisher(app), get_db(app)
+
+        def verify(token):
+            return verify_session_token(token, config.SHOPIFY_API_KEY, config.api_secrets)
+
+        def sync(shop, since):
+            if since is not None:
+                events = publisher.events_since(shop, since)
+                if events is not None:
+                    return "events", events
+            with database.session() as session:
+                return "snapshot", job_snapshot(session, publisher, shop)
+
+        sources = app.extensions[_SOURCES] = (verify, sync)
+    return sources
+
+
+_SOURCES = "shopapp.realtime.sources"
+
+
 def _serve(ws) -> None:
     app = current_app._get_current_object()
     config = get_config(app)
-    hub, publisher = get_hub(app), get_publisher(app)
-
-    def verify(token):
-        return verify_session_token(token, config.SHOPIFY_API_KEY, config.api_secrets)
-
-    def sync(since):
-        if since is not None:
-            events = publisher.events_since(job_socket.shop, since)
-            if events is not None:
-                return "events", events
-        with get_db(app).session() as session:
-            return "snapshot", job_snapshot(session, publisher, job_socket.shop)
-
+    hub = get_hub(app)
+    verify, sync = _sources(app)
     try:
         identity = verify(request.args.get("id_token"))
     except SessionTokenError as exc:
