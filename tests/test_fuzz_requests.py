@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.fuzz_requests import Generator, exchange
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nodb]  # HTTP framing: nothing is recorded
 
 COUNT = 3000
 SEED = int(os.environ.get("FUZZ_SEED", "20261126"))

@@ -7,7 +7,7 @@ import requests
 
 from tests.support.raw_http import RawConnection, request_head
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nodb]  # HTTP framing: nothing is recorded
 
 # Chunked bodies gunicorn's parser refuses, each named for how it is broken.
 BROKEN_CHUNKS = {

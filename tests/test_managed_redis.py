@@ -19,6 +19,8 @@ from tests.support.orders import count_rows, order_webhooks
 from tests.support.redis_tls import ACL_PASSWORD, ACL_USER, TlsRedis, make_certificates
 from tests.support.shopify_sender import ShopifySender
 
+pytestmark = pytest.mark.nodb  # TLS and ACL to Redis: any database
+
 # (how the client authenticates, whether it checks the server's certificate against the CA bundle)
 WAYS = {"password, ssl_cert_reqs=none": dict(verify=False),
         "password, ssl_ca_certs": dict(verify=True),

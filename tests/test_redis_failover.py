@@ -27,7 +27,7 @@ from tests.support.outcomes import (
 from tests.support.sentinel import SentinelCluster
 from tests.support.shopify_sender import ShopifySender
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), pytest.mark.nodb]  # Redis failover: any database
 
 WEBHOOKS = 300
 

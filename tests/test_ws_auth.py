@@ -9,6 +9,8 @@ from shopapp.events.publisher import EventPublisher
 from shopapp.testing import SHOP as DEFAULT_SHOP
 from tests.support.ws_client import ClosedError, connect
 
+pytestmark = pytest.mark.nodb  # session tokens on the socket: any database
+
 OTHER_SHOP = "other-shop.myshopify.com"
 
 

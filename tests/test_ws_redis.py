@@ -2,6 +2,7 @@
 sockets resync, so nothing published meanwhile is missed."""
 import time
 
+import pytest
 import redis as redis_lib
 
 from shopapp import redis_keys
@@ -9,6 +10,8 @@ from shopapp.embedded_redis import EmbeddedRedis, find_binary
 from shopapp.events.publisher import EventPublisher
 from shopapp.testing import SHOP as DEFAULT_SHOP
 from tests.support.ws_client import connect
+
+pytestmark = pytest.mark.nodb  # the hub's Redis subscription: any database
 
 
 def _job(job_id):
