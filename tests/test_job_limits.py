@@ -103,6 +103,7 @@ def test_the_limit_keeps_an_alarm_set_before_it():
 
 
 @pytest.mark.slow
+@pytest.mark.nodb  # the supervisor replacing a stuck worker process: any database
 def test_a_handler_that_swallows_its_timeout_is_stopped_by_replacing_its_worker(worker_process, app, db):
     worker = worker_process(env={"JOB_MAX_ATTEMPTS": "1"})
     wait_until(lambda: len(psutil.Process(worker.pid).children()) == 2, what="two worker processes")

@@ -13,6 +13,8 @@ from shopapp.models import Job, Shop
 from shopapp.testing import SHOP as DEFAULT_SHOP
 from tests.support.ws_client import ClosedError, connect
 
+pytestmark = pytest.mark.nodb  # fan-out from Redis to sockets: any database
+
 OTHER_SHOP = "other-shop.myshopify.com"
 SMALL_BUFFER = ((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),)
 
