@@ -262,18 +262,8 @@ class InlineReader:
     def read_available(self) -> None:
         """Read what the socket holds now (one recv) without waiting, and handle it; watch again after."""
         self.readable = False
-        raw = _raw(self.ws)
-        timeout = raw.gettimeout()
-        raw.settimeout(0.0)
-        try:
-            data = raw.recv(self.ws.receive_bytes)
-        except BlockingIOError:
-            data = None  # woken for nothing: watch again
-        except OSError:
-            data = b""
-        finally:
-            raw.settimeout(timeout)
-        if data is not None:
+        data = self._recv(0.0)
+        if data is not None:  # None: woken for nothing, watch again
             self._handle(data)
         if not self.done:
             self.watcher.start(self._on_readable)
@@ -282,22 +272,29 @@ class InlineReader:
         """Read until the peer closes or `timeout` seconds pass, as the library's reader would; then, if
         it closed, close the socket (with its linger, LockedSocket.close)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        raw = _raw(self.ws)
         while not self.done:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return
-            previous = raw.gettimeout()
-            raw.settimeout(left)
-            try:
-                data = raw.recv(self.ws.receive_bytes)
-            except TimeoutError:
+            data = self._recv(left)
+            if data is None:
                 return
-            except OSError:
-                data = b""
-            finally:
-                raw.settimeout(previous)
             self._handle(data)
+
+    def _recv(self, timeout: float | None) -> bytes | None:
+        # One recv waiting at most `timeout` seconds (0: not at all, None: for ever): the bytes, b"" when
+        # the connection is gone, None when nothing came in time. The socket's own timeout is kept.
+        raw = _raw(self.ws)
+        previous = raw.gettimeout()
+        raw.settimeout(timeout)
+        try:
+            return raw.recv(self.ws.receive_bytes)
+        except (BlockingIOError, TimeoutError):
+            return None
+        except OSError:
+            return b""
+        finally:
+            raw.settimeout(previous)
 
     def _handle(self, data: bytes) -> None:
         # Base._thread's loop body: an empty read or a protocol error ends the connection.
