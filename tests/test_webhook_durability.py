@@ -65,12 +65,7 @@ def test_webhook_is_committed_and_answered_200_while_redis_is_down(app_factory, 
 
 def test_after_redis_failed_ingestion_leaves_it_alone_for_a_moment(app_factory, private_redis, signed_webhook, db):
     # A Redis that does not answer costs each try the client's timeouts while the batch's requests wait.
-    app = app_factory(REDIS_URL=private_redis.url)
-    client = app.test_client()
-    private_redis.stop()
-    assert signed_webhook("orders/create").post(client).status_code == 200
-    private_redis.start()
-    assert signed_webhook("orders/create").post(client).status_code == 200
+    app = _one_webhook_while_redis_is_down_and_one_after(app_factory, private_redis, signed_webhook)
     assert _queued_in_redis(app) == 0  # within the pause: committed, left to the sweeper
     with app.app_context():
         assert sweep(app, grace_seconds=0).enqueued == 2
@@ -78,13 +73,19 @@ def test_after_redis_failed_ingestion_leaves_it_alone_for_a_moment(app_factory, 
 
 def test_after_the_pause_ingestion_enqueues_again(app_factory, private_redis, signed_webhook, db, monkeypatch):
     monkeypatch.setattr(ingest, "REDIS_PAUSE_SECONDS", 0.0)
+    app = _one_webhook_while_redis_is_down_and_one_after(app_factory, private_redis, signed_webhook)
+    assert _queued_in_redis(app) == 1
+
+
+def _one_webhook_while_redis_is_down_and_one_after(app_factory, private_redis, signed_webhook):
+    """An app whose Redis was stopped for one acknowledged webhook and started again for the next."""
     app = app_factory(REDIS_URL=private_redis.url)
     client = app.test_client()
     private_redis.stop()
     assert signed_webhook("orders/create").post(client).status_code == 200
     private_redis.start()
     assert signed_webhook("orders/create").post(client).status_code == 200
-    assert _queued_in_redis(app) == 1
+    return app
 
 
 def _queued_in_redis(app) -> int:
