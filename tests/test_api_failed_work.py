@@ -40,6 +40,24 @@ def test_retry_all_failed_is_bounded_per_call_and_says_how_many_are_left(api, db
     assert api("POST", "/api/jobs/retry-failed").get_json()["remaining"] == 0
 
 
+def test_a_retried_job_that_fails_again_before_the_answer_is_not_left_over(api, app, db, client, signed_webhook,
+                                                                          rq_worker, monkeypatch):
+    payload = dict(sample_payload("orders/create"), id=None)  # an order without an id can never be applied
+    job_ids = [signed_webhook("orders/create", payload=payload).post(client).get_json()["job_id"] for _ in range(2)]
+    rq_worker(done=lambda: {load_job(db, i).state for i in job_ids} == {"failed"})
+    retry_job = jobs_queue.retry_job
+
+    def retry_then_fail_again(*args, **kwargs):  # a real worker fails the job again before the call answers
+        job = retry_job(*args, **kwargs)
+        BurstWorker(app).run_until(lambda: load_job(db, job["id"]).state == "failed")
+        return job
+
+    monkeypatch.setattr(jobs_queue, "retry_job", retry_then_fail_again)
+    body = api("POST", "/api/jobs/retry-failed").get_json()
+    assert {load_job(db, i).state for i in job_ids} == {"failed"}
+    assert (body["retried"], body["remaining"]) == (2, 0)
+
+
 def test_a_jobs_detail_shows_its_failed_attempts_and_its_delivery_without_the_payload(api, app, db, client,
                                                                                       signed_webhook, rq_worker):
     payload = dict(sample_payload("orders/create"), id=None)  # an order without an id can never be applied

@@ -175,8 +175,8 @@ def retry_job(app: Flask, shop: Optional[str], job_id: int) -> dict:
 
 def retry_failed(app: Flask, shop: str, limit: int) -> tuple[list[dict], int]:
     """Put up to `limit` of `shop`'s failed jobs (oldest first) back on the queue; returns their job dicts
-    and how many failed jobs are left. Each retry is the conditional change of `retry_job`, so a second
-    call (a double click) retries nothing twice."""
+    and how many failed jobs are left that this call did not take. Each retry is the conditional change of
+    `retry_job`, so a second call (a double click) retries nothing twice."""
     with get_db(app).session() as session:
         ids = session.scalars(select(Job.id).where(Job.shop_domain == shop, Job.state == JobState.FAILED.value)
                               .order_by(Job.id).limit(limit)).all()
@@ -187,9 +187,11 @@ def retry_failed(app: Flask, shop: str, limit: int) -> tuple[list[dict], int]:
             retried.append(retry_job(app, shop, job_id))
         except (JobNotFoundError, JobNotRetryableError):  # retried or deleted meanwhile
             continue
+    # Left over are the failed jobs this call did not take: one it retried may already have failed again
+    # (a job that fails at once, like a catch-up without a token), and is shown live by its own row.
     with get_db(app).session() as session:
         remaining = session.scalar(select(func.count()).select_from(Job).where(
-            Job.shop_domain == shop, Job.state == JobState.FAILED.value))
+            Job.shop_domain == shop, Job.state == JobState.FAILED.value, Job.id.not_in(ids)))
     return retried, int(remaining or 0)
 
 
