@@ -4,12 +4,16 @@ Every HTML page gets one `Content-Security-Policy` header built from `BASE_POLIC
 origin only, no inline or eval'd script, no plugins, no `<base>` rewrites, forms posting here only, and no
 framing. A page that needs more (the embedded page: Shopify's CDN, framing by the shop's admin) builds its
 own with `content_security_policy()`; pages that set none get the base policy.
+
+No cookie session: the embedded page authenticates every call with a session token, so the app sets no
+SECRET_KEY and `flask.session` is one shared, read-only empty session (`NoCookieSessions`).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from flask import Flask, Response
+from flask.sessions import NullSession, SessionInterface
 
 # On every response (added by shopapp.observability, for Flask's views and the webhook endpoint alike).
 HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "strict-origin-when-cross-origin"))
@@ -31,8 +35,26 @@ BASE_POLICY: dict[str, tuple[str, ...]] = {
 
 
 def init_app(app: Flask) -> None:
-    """Give every HTML page that set no policy of its own the base policy (`BASE_POLICY`)."""
+    """Give every HTML page that set no policy of its own the base policy (`BASE_POLICY`); no cookie session."""
+    app.session_interface = NoCookieSessions()
     app.after_request(_headers)
+
+
+class NoCookieSessions(SessionInterface):
+    """Flask's session for an app without one: every request shares one empty `NullSession`, whose writes
+    raise (so an accidental use of `flask.session` fails loudly), and no cookie is ever set.
+
+    Flask's default builds a NullSession (with a closure and an attribute dict, about 0.4 KB) per request;
+    a /ws/jobs socket keeps its request, and so its session, for the life of the socket.
+    """
+
+    shared = NullSession()
+
+    def open_session(self, app: Flask, request) -> NullSession:
+        return self.shared
+
+    def save_session(self, app: Flask, session, response: Response) -> None:
+        return None
 
 
 def content_security_policy(frame_ancestors: Sequence[str] = ("'none'",), **sources: Sequence[str]) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections import deque
 
 import pytest
 from wsproto.frame_protocol import FrameProtocol
@@ -136,6 +137,21 @@ def test_the_inline_reader_hands_on_messages_pongs_and_closes_like_the_librarys_
     stock = _outcome(*_open(), CLIENT_BYTES[case])
     inline = _outcome(*_open(thread_class=websocket.InlineReader), CLIENT_BYTES[case])
     assert inline == stock
+
+
+@pytest.mark.parametrize("case", CLIENT_BYTES)
+def test_after_the_handshake_is_released_the_socket_hands_on_the_same_as_the_librarys_reader(case):
+    stock = _outcome(*_open(), CLIENT_BYTES[case])
+    ws, client_end = _open(thread_class=websocket.InlineReader)
+    websocket.release_handshake(ws)  # as /ws/jobs does: wsproto's event queue is a list from here on
+    assert type(ws.ws.connection._events) is not deque
+    assert _outcome(ws, client_end, CLIENT_BYTES[case]) == stock
+
+
+def test_with_the_librarys_reader_thread_wsprotos_event_queue_is_left_alone(server_ws):
+    ws, _ = server_ws
+    websocket.release_handshake(ws)  # its reader thread may be appending to the deque meanwhile
+    assert type(ws.ws.connection._events) is deque
 
 
 def test_the_inline_reader_wakes_the_handler_when_the_clients_bytes_arrive():

@@ -171,3 +171,14 @@ def test_tokens_never_reach_the_logs(web_server, session_token):
     for token in (good, bad):
         for part in token.split("."):
             assert part not in output
+
+
+@pytest.mark.parametrize("query", ["id_token=a.b.c&since=7", "since=7&since=8&id_token=", "id_token=a%2Eb+c",
+                                   "id_token", "since=%ff", "x=1;id_token=y", ""])
+def test_the_socket_reads_its_query_as_flask_parses_it(app, query):
+    from flask import request
+
+    from shopapp.realtime.routes import _query
+
+    with app.test_request_context(f"/ws/jobs?{query}"):
+        assert [_query("id_token"), _query("since")] == [request.args.get("id_token"), request.args.get("since")]

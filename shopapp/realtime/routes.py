@@ -7,6 +7,7 @@ leaves the query out).
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
@@ -83,7 +84,7 @@ def _serve(ws) -> None:
     hub = get_hub(app)
     verify, sync = _sources(app)
     try:
-        identity = verify(request.args.get("id_token"))
+        identity = verify(_query("id_token"))
     except SessionTokenError as exc:
         log.info("realtime: refused a socket: %s", str(exc).split(":")[0])
         _refuse(ws, codes.UNAUTHORIZED, "invalid session token")
@@ -104,7 +105,7 @@ def _serve(ws) -> None:
     metrics.socket_opened()
     code = None
     try:
-        code = job_socket.serve(_since(request.args.get("since")))
+        code = job_socket.serve(_since(_query("since")))
     except ConnectionClosed:
         pass  # the client left
     except Exception:
@@ -122,6 +123,16 @@ def _refuse(ws, code: int, reason: str) -> None:
     websocket.close(ws, code, reason)
     websocket.wait_reader(ws, 2.0)
     websocket.release(ws)
+
+
+def _query(name: str) -> str | None:
+    """The first value of query parameter `name`, or None; parsed as `request.args` parses it, but not kept:
+    `request.args` would keep an ImmutableMultiDict (and the token once more) for the life of the socket."""
+    # Werkzeug's own parse (Request.args): invalid UTF-8 escapes are kept as they came ("werkzeug.url_quote").
+    for key, value in parse_qsl(request.query_string.decode(), keep_blank_values=True, errors="werkzeug.url_quote"):
+        if key == name:
+            return value
+    return None
 
 
 def _since(raw: str | None) -> int | None:
