@@ -55,3 +55,28 @@ def test_headers_and_a_small_body_go_in_one_send():
     headers = [("Content-Type", "application/json"), ("Content-Length", "21")]
     assert len(_answer(wsgi.Response, "POST", "200 OK", headers, [b'{"result":"accepted"}'])) == 2
     assert len(_answer(CoalescedResponse, "POST", "200 OK", headers, [b'{"result":"accepted"}'])) == 1
+
+
+class _Worker:
+    """What install() touches of a gunicorn worker."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi, self.cfg = wsgi_app, Config()
+        self.log = type("Log", (), {"_access_log_enabled": True})()
+
+
+def test_the_worker_calls_the_flask_apps_wsgi_app_as_flasks_own_call_does(app, monkeypatch):
+    from flask import Flask
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    from shopapp import gunicorn_seam
+
+    monkeypatch.setattr(wsgi, "Response", wsgi.Response)  # install() sets it for the whole process
+    worker = _Worker(app)
+    gunicorn_seam.install(worker)
+    assert worker.wsgi == app.wsgi_app
+    assert Flask.__call__.__code__.co_names == ("wsgi_app",)  # Flask's call does nothing else
+    for path in ("/healthz", "/webhooks", "/no-such-page"):
+        direct, flask = (run_wsgi_app(callable_, EnvironBuilder(path=path).get_environ())
+                         for callable_ in (worker.wsgi, app))
+        assert (direct[1], sorted(direct[2].keys())) == (flask[1], sorted(flask[2].keys()))

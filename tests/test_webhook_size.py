@@ -9,6 +9,7 @@ from shopapp.models import WebhookEvent
 from shopapp.testing import build_webhook
 from shopapp.testing.large_bodies import MIB, PeakMemory, product_body, product_with_variants
 from shopapp.testing.webhooks import deliver_at_once
+from shopapp.webhooks.endpoint import ENDPOINT
 from tests.support.raw_http import RawConnection, request_head
 
 # Each web process's peak resident memory while 20 concurrent 3 MB deliveries are answered by two of them
@@ -27,7 +28,7 @@ def test_a_2048_variant_product_is_accepted_under_the_default_limit(client, sign
 
 def test_a_delivery_that_finds_no_room_for_its_body_is_503_and_shopify_retries_it(app_factory, signed_webhook, db):
     app = app_factory(WEBHOOK_BODY_TIMEOUT_SECONDS=0.2)
-    room = app.wsgi_app.room  # the endpoint's; every request of this process shares it
+    room = app.extensions[ENDPOINT].room  # the endpoint's; every request of this process shares it
     assert room.take(room.capacity, timeout=0)  # held by bodies still arriving on other connections
     hook = signed_webhook("orders/create")
     response = hook.post(app.test_client())
@@ -38,7 +39,7 @@ def test_a_delivery_that_finds_no_room_for_its_body_is_503_and_shopify_retries_i
 
 
 def test_every_answer_gives_the_bodys_room_back(app, signed_webhook, db):
-    client, room = app.test_client(), app.wsgi_app.room
+    client, room = app.test_client(), app.extensions[ENDPOINT].room
     answers = [signed_webhook("orders/create").post(client).status_code,
                signed_webhook("orders/create", secret="forged").post(client).status_code,
                signed_webhook("orders/create", payload=b"[1]").post(client).status_code]
