@@ -40,17 +40,26 @@ def init_app(app: Flask) -> None:
     app.after_request(_headers)
 
 
+class SharedNullSession(NullSession):
+    """Flask's `NullSession`, whose writes raise, with the one write it lets through (`session |= {...}`)
+    refused too: one instance serves every request, so a write would reach every shop's requests."""
+
+    def __ior__(self, other):
+        self.update(other)  # NullSession.update raises
+        return self
+
+
 class NoCookieSessions(SessionInterface):
-    """Flask's session for an app without one: every request shares one empty `NullSession`, whose writes
-    raise (so an accidental use of `flask.session` fails loudly), and no cookie is ever set.
+    """Flask's session for an app without one: every request shares one empty `SharedNullSession`, whose
+    writes raise (so an accidental use of `flask.session` fails loudly), and no cookie is ever set.
 
     Flask's default builds a NullSession (with a closure and an attribute dict, about 0.4 KB) per request;
     a /ws/jobs socket keeps its request, and so its session, for the life of the socket.
     """
 
-    shared = NullSession()
+    shared = SharedNullSession()
 
-    def open_session(self, app: Flask, request) -> NullSession:
+    def open_session(self, app: Flask, request) -> SharedNullSession:
         return self.shared
 
     def save_session(self, app: Flask, session, response: Response) -> None:

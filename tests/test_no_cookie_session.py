@@ -15,9 +15,17 @@ def test_every_request_shares_one_empty_session(app):
     assert dict(first) == {}
 
 
-def test_writing_to_the_session_fails_loudly(app):
-    with app.test_request_context("/"), pytest.raises(RuntimeError, match="no secret key"):
-        flask.session["shop"] = "a.myshopify.com"
+@pytest.mark.parametrize("write", [
+    lambda session: session.__setitem__("shop", "a.myshopify.com"),
+    lambda session: session.update(shop="a.myshopify.com"),
+    lambda session: session.setdefault("shop", "a.myshopify.com"),
+    lambda session: session.__ior__({"shop": "a.myshopify.com"}),  # session |= {...}
+])
+def test_every_write_to_the_session_fails_loudly_and_leaves_it_empty(app, write):
+    with app.test_request_context("/"):
+        with pytest.raises(RuntimeError, match="no secret key"):
+            write(flask.session)
+        assert dict(flask.session) == {}
 
 
 def test_no_response_sets_a_cookie(client):
